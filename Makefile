@@ -1,0 +1,46 @@
+# Airsage — the commands in the README. Everything lives in .venv/ and .airsage/ (both git-ignored).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV := eval "$$($(BIN)/python -m airsage.devenv)"
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast up down status clean bench
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.txt -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: the example use case's whole lifecycle through Airflow (safe to run twice; RETRAIN=1 retrains)
+demo: $(STAMP)
+	@$(ENV) && $(BIN)/python -m airsage.demo $(if $(RETRAIN),--retrain,)
+
+## make test: every test (unit, DAG integrity, architecture, end-to-end through Airflow)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## make test-fast: everything but the slow end-to-end runs
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e" $(PYTEST_ARGS)
+
+## make up: Airflow 3 (api-server, scheduler, dag-processor, triggerer) on :8080 and the MLflow UI on :5000
+up: $(STAMP)
+	@$(ENV) && $(BIN)/python -m airsage.services up
+
+down:
+	@$(ENV) && $(BIN)/python -m airsage.services down
+
+status:
+	@$(ENV) && $(BIN)/python -m airsage.services status
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean: down
+	rm -rf .airsage

@@ -1,0 +1,100 @@
+"""### Training, quality gates, registration and approval
+Trains on the latest (or a named) dataset version through the use case's compute backend, evaluates on
+the held-out split, applies the quality gates, and registers the model in MLflow: `PendingManualApproval`
+when every gate passed, `Rejected` (with the failed checks) otherwise. A pending version then waits for a
+named approver in this run's **Required actions** (Airflow human-in-the-loop): *Approve* moves the
+`champion` alias (the old champion keeps `previous`); *Reject* leaves the champion unchanged.
+
+Scheduled by the training-dataset Asset (a new label import) unless the use case sets a cron schedule.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk import Param, dag, task
+
+from airsage_airflow.assets import dataset_asset
+from airsage_airflow.errors import fail_fast
+from airsage_airflow.operators import RunJobOperator
+from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
+
+
+def build(uc):
+    @dag(dag_id=f"{uc.name}__train", schedule=uc.training.schedule or [dataset_asset(uc)],
+         start_date=start_date(uc), catchup=False, max_active_runs=1, default_args=default_args(uc),
+         tags=tags(uc, "training"), doc_md=__doc__,
+         params={
+             "dataset_version": Param("", type="string", title="Dataset version",
+                                      description="e.g. ds-1a2b3c4d5e6f; empty = the latest published version."),
+             "await_approval": Param(True, type="boolean", title="Wait for approval",
+                                     description="Ask an approver in this run (human-in-the-loop). Off: the version "
+                                                 "stays PendingManualApproval for the approve_model DAG or the CLI."),
+         })
+    def train():
+        @task
+        @fail_fast
+        def resolve_dataset(params=None) -> dict:
+            from airsage import pipeline
+
+            return pipeline.latest_dataset(uc, params["dataset_version"] or None)
+
+        dataset = resolve_dataset()
+        job = RunJobOperator(task_id="train_model", usecase=uc.name, job="train", job_args={"dataset": dataset})
+
+        @task(pool="airsage_registry", retries=3)
+        @fail_fast
+        def register_model(job: dict, dataset: dict, run_id=None, dag_run=None) -> dict:
+            from airsage import pipeline
+
+            result = pipeline.register_trained(uc, job=job, dataset=dataset, run_key=pipeline.run_key_from(run_id),
+                                               actor=f"airflow:{dag_run.dag_id}")
+            for g in result["gates"]:
+                print(f"gate {g['name']}: {'PASS' if g['passed'] else 'FAIL'} value={g.get('value')} "
+                      f"threshold={g.get('threshold')} {g.get('detail') or ''}")
+            return {k: result[k] for k in ("name", "version", "status", "passed", "gates")}
+
+        registered = register_model(job.output, dataset)
+
+        @task.short_circuit
+        def needs_approval(registered: dict, params=None) -> bool:
+            return registered["status"] == "PendingManualApproval" and bool(params["await_approval"])
+
+        @task
+        @fail_fast
+        def approval_summary(registered: dict) -> str:
+            from airsage.cards import approval_summary_markdown
+
+            return approval_summary_markdown(uc, registered["version"])
+
+        summary = approval_summary(registered)
+        approval = HITLOperator(
+            task_id="approve_model",
+            subject=f"Approve {uc.registered_model_name} version {{{{ ti.xcom_pull(task_ids='register_model')['version'] }}}}?",
+            body="{{ ti.xcom_pull(task_ids='approval_summary') }}",
+            options=["Approve", "Reject"],
+            params={"comment": Param("", type="string", minLength=3, title="Comment",
+                                     description="Why (recorded in the audit log and the model card).")},
+            response_timeout=dt.timedelta(days=7), retries=0,
+        )
+
+        @task(pool="airsage_registry")
+        @fail_fast
+        def record_decision(answer: dict, registered: dict) -> dict:
+            from airsage import pipeline
+
+            user = answer.get("responded_by_user") or {}
+            decision = "approve" if answer["chosen_options"] == ["Approve"] else "reject"
+            return pipeline.decide(uc, registered["version"], decision,
+                                    actor=user.get("name") or user.get("id") or "unknown",
+                                    comment=(answer.get("params_input") or {}).get("comment", ""))
+
+        gate = needs_approval(registered)
+        gate >> summary >> approval
+        record_decision(approval.output, registered)
+
+    return train()
+
+
+for _uc in usecases_or_none():
+    build(_uc)

@@ -1,0 +1,499 @@
+"""Typed, frozen settings and use-case specs.
+
+* ``Settings``: where Airsage keeps its state (home, data root, MLflow). Defaults are the embedded
+  laptop setup; every key can be overridden by an environment variable ``AIRSAGE__<KEY>`` (nested
+  keys with ``__``: ``AIRSAGE__MLFLOW__TRACKING_URI``). ``MLFLOW_TRACKING_URI`` is honoured too.
+* ``UseCase``: one YAML file in ``include/usecases/``. Unknown keys are errors (``extra="forbid"``),
+  and every error names the file, the key and the fix.
+
+Only stdlib, pydantic and PyYAML are imported here: DAG files import this module at parse time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from airsage.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # include/airsage/config.py -> repo root
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# =========================================================================== settings
+class MlflowSettings(Frozen):
+    tracking_uri: str | None = None  # default: sqlite:///<home>/mlflow.db
+    registry_uri: str | None = None
+    artifact_root: str | None = None  # default: <home>/mlartifacts
+
+
+class AwsSettings(Frozen):
+    conn_id: str = "aws_default"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # moto / MinIO; boto3 also reads AWS_ENDPOINT_URL
+
+
+class Settings(Frozen):
+    home: str = str(REPO_ROOT / ".airsage")
+    data_root: str | None = None  # default: <home>/data ; may be s3://bucket/prefix
+    usecases_dir: str = str(REPO_ROOT / "include" / "usecases")
+    mlflow: MlflowSettings = MlflowSettings()
+    aws: AwsSettings = AwsSettings()
+
+    @property
+    def resolved_data_root(self) -> str:
+        return self.data_root or str(Path(self.home) / "data")
+
+    @property
+    def tracking_uri(self) -> str:
+        return (self.mlflow.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+                or f"sqlite:///{Path(self.home) / 'mlflow.db'}")
+
+    @property
+    def artifact_root(self) -> str:
+        return self.mlflow.artifact_root or str(Path(self.home) / "mlartifacts")
+
+    @property
+    def jobs_dir(self) -> Path:
+        return Path(self.home) / "jobs"
+
+
+def _env_overrides(prefix: str = "AIRSAGE__") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in os.environ.items():
+        if not key.startswith(prefix):
+            continue
+        parts = [p.lower() for p in key[len(prefix):].split("__") if p]
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (``AIRSAGE__*``). Cheap; call it where you need it."""
+    try:
+        return Settings.model_validate(_env_overrides())
+    except ValidationError as exc:
+        raise _config_error(exc, "environment (AIRSAGE__* variables)") from None
+
+
+# =========================================================================== use case
+Backend = Literal["local", "sagemaker"]
+Action = Literal["keep", "flag", "drop"]
+
+
+class FeatureSpec(Frozen):
+    name: str
+    type: Literal["numeric", "categorical"]
+    description: str = ""
+
+
+class FacetSpec(Frozen):
+    """A sensitive attribute. ``value_or_threshold`` follows Clarify: the listed values form the
+    facet group *d* (a continuous facet takes one exclusive lower bound); empty = one-vs-rest."""
+
+    name: str
+    value_or_threshold: list[str | int | float] = Field(default_factory=list)
+
+
+class SchemaSpec(Frozen):
+    record_id: str
+    event_time: str
+    label: str
+    positive_labels: list[str | int] = Field(min_length=1)
+    features: list[FeatureSpec] = Field(min_length=1)
+    facets: list[FacetSpec] = Field(default_factory=list)
+    group_variable: str | None = None  # for Clarify's CDDL / CDDPL
+    passthrough: list[str] = Field(default_factory=list)  # carried along, never a model input
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [f.name for f in self.features if f.type == "numeric"]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [f.name for f in self.features if f.type == "categorical"]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "SchemaSpec":
+        names = self.feature_names
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate feature names {dup}")
+        for col in (self.record_id, self.label, self.event_time):
+            if col in names:
+                raise ValueError(f"column {col!r} is both a feature and the id/label/time column")
+        return self
+
+
+class DataSpec(Frozen):
+    """Where the use case's data lives. ``root`` defaults to ``<settings.data_root>/<name>``."""
+
+    root: str | None = None
+
+
+class GeneratorSpec(Frozen):
+    """Knobs of the bundled synthetic data generator (``airsage.data.generator``)."""
+
+    seed: int = 42
+    rows_per_day: int = Field(2000, gt=0)
+    history_days: int = Field(30, gt=0)
+    bias_strength: float = 0.0  # extra default log-odds for the facet group
+    drift: Literal["none", "shift", "new_category", "missing"] = "none"
+    label_delay_days: int = Field(0, ge=0)
+
+
+class LabelingSpec(Frozen):
+    """How labels are imported (``airsage.labeling``): Ground Truth manifests, A2I outputs, CSV/Parquet.
+
+    * ``class_map`` maps a worker-facing class name (Ground Truth ``class-name``, an A2I answer, a label
+      file's value) to the use case's label value. A Ground Truth class *index* is the position in that
+      job's label list, unknown to the use case, so the class name decides.
+    * ``label_values`` is the label domain; default: the ``class_map`` values, else
+      ``schema.positive_labels`` + ``[0]`` (binary 0/1 labels).
+    * ``low_confidence`` / ``auto_labeled``: ``drop`` removes such annotations before the vote (they go to
+      the quarantine file as a policy reason), ``flag`` marks the consolidated row in ``label_flag``,
+      ``keep`` keeps it silently. Single-worker Ground Truth jobs report confidence 0.00.
+    * ``max_bad_share``: share of input lines quarantined for data reasons (policy drops excluded) above
+      which the import fails.
+    """
+
+    label_attribute: str | None = None  # Ground Truth attribute name; detected when unambiguous
+    join_key: Literal["record_id", "source-ref"] = "record_id"
+    # source-ref joins: regex searched in the source-ref; group "id" (else the whole match) is the record
+    # id. Default: the object's file name without its extension.
+    source_ref_id_pattern: str = r"(?P<id>[^/]+?)(?:\.[^./]*)?$"
+    allowed_source_prefixes: list[str] = Field(default_factory=list)  # empty = any (record_id joins only)
+    min_confidence: float = Field(0.0, ge=0, le=1)
+    low_confidence: Action = "flag"
+    auto_labeled: Action = "keep"
+    max_bad_share: float = Field(0.05, ge=0, le=1)
+    class_map: dict[str, str | int] = Field(default_factory=dict)  # class-name -> label value
+    label_values: list[str | int] = Field(default_factory=list)  # label domain; see above
+    a2i_answer_key: str = "label"  # dotted path in answerContent, e.g. "category.label" (crowd-classifier)
+    a2i_confidence_key: str | None = None  # dotted path in answerContent; None = each answer weighs 1.0
+    a2i_record_key: str | None = None  # key of inputContent holding the record id; None = schema.record_id
+    features_uri: str | None = None  # feature records; None = <data_root>/raw/features
+    # validation (great-expectations suite, airsage.labeling.validation.generate_suite)
+    min_rows: int = Field(1, ge=1)
+    min_minority_share: float = Field(0.01, ge=0, le=0.5)  # class-balance floor (0 = off)
+    max_conflict_share: float = Field(0.1, ge=0, le=1)  # rows whose annotations disagreed
+    min_feature_completeness: float = Field(0.5, ge=0, le=1)  # non-null share per feature column
+    active_learning_batch: int = Field(100, gt=0)
+
+    @field_validator("source_ref_id_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        import re
+
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+class TuningSpec(Frozen):
+    """Hyperparameter search for the XGBoost model (``python -m airsage.entrypoints.tune``).
+
+    ``search_space`` maps a hyperparameter to ``[low, high]`` (ints: inclusive integer range; floats:
+    uniform, log-uniform when ``low > 0`` and ``high / low >= 10``). For ``strategy: grid`` a list of
+    more than two values is taken as the explicit grid levels. An empty space uses a default space.
+    Trials are scored on a validation split carved out of the training side (never the test set); a
+    trial whose validation objective after ``prune_after_fraction`` of its rounds trails the best
+    trial's (at the same round) by more than ``prune_margin`` is stopped early ("Pruned").
+    """
+
+    enabled: bool = False
+    max_trials: int = Field(8, gt=0)
+    objective: Literal["auc", "pr_auc", "f1", "log_loss"] = "auc"
+    strategy: Literal["random", "grid"] = "random"
+    early_stopping_rounds: int = Field(20, gt=0)
+    search_space: dict[str, list[float | int]] = Field(default_factory=dict)  # name -> [low, high]
+    validation_size: float = Field(0.2, gt=0, lt=1)  # share of the training side used to score trials
+    prune_after_fraction: float = Field(0.3, gt=0, lt=1)
+    prune_margin: float | None = Field(0.05, ge=0)  # None: never prune
+    seed: int | None = None  # sampling seed; default: training.seed
+
+
+class TrainingSpec(Frozen):
+    algorithm: Literal["xgboost", "logistic_regression"] = "xgboost"
+    baseline_algorithm: Literal["logistic_regression", "none"] = "logistic_regression"
+    hyperparameters: dict[str, float | int | str] = Field(default_factory=dict)
+    test_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 7
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+    handle_imbalance: bool = True
+    tuning: TuningSpec = TuningSpec()
+    schedule: str | None = None  # cron; None = triggered by the dataset Asset / by hand
+
+
+class GatesSpec(Frozen):
+    """Quality gates a new version must pass to wait for approval (else it is registered Rejected).
+
+    ``max_bias`` maps a Clarify metric (``DPPL``, ``DI``, ``CI``, ...) to the largest allowed deviation
+    from its ideal value over every facet: ``|value|`` for difference metrics, ``|1 - value|`` for the
+    ratio metric ``DI`` (ideal 1). A configured bias gate fails when no Clarify analysis is given.
+    """
+
+    min_auc: float | None = Field(0.7, ge=0, le=1)
+    min_pr_auc: float | None = Field(None, ge=0, le=1)
+    min_recall: float | None = Field(None, ge=0, le=1)
+    max_bias: dict[str, float] = Field(default_factory=dict)  # Clarify metric -> max |deviation|
+    champion_max_auc_drop: float | None = 0.01  # challenger may be at most this much worse
+
+
+class TransformSpec(Frozen):
+    schedule: str | None = "0 2 * * *"
+    timezone: str = "UTC"
+    content_type: Literal["text/csv", "application/jsonlines", "application/x-parquet"] = "application/x-parquet"
+    split_type: Literal["None", "Line"] = "Line"
+    batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
+    max_payload_mb: int = Field(6, ge=0, le=100)
+    input_filter: str = "$"
+    join_source: Literal["None", "Input"] = "Input"
+    output_filter: str = "$"
+    assemble_with: Literal["None", "Line"] = "Line"
+    capture: bool = True
+    model_alias: str = "champion"
+
+
+class ReviewRule(Frozen):
+    feature: str
+    op: Literal[">", ">=", "<", "<=", "==", "!=", "in"]
+    value: Any
+    reason: str = ""
+
+
+class ReviewSpec(Frozen):
+    enabled: bool = True
+    probability_band: tuple[float, float] = (0.4, 0.6)
+    high_risk_threshold: float | None = 0.9
+    rules: list[ReviewRule] = Field(default_factory=list)
+    max_per_night: int = Field(25, ge=0)
+    timeout_hours: float = Field(24, gt=0)
+    default_decision: Literal["accept_model", "flag_high_risk"] = "accept_model"
+
+
+class ClarifySpec(Frozen):
+    pre_training_methods: list[str] | Literal["all"] = "all"
+    post_training_methods: list[str] | Literal["all"] = "all"
+    shap_sample_rows: int = Field(10000, gt=0)
+    shap_baseline_rows: int = Field(50, gt=0)
+    num_samples: int | None = None  # KernelSHAP samples (non-tree models)
+    agg_method: Literal["mean_abs", "median", "mean_sq"] = "mean_abs"
+    probability_threshold: float = 0.5
+
+
+class MonitorSpec(Frozen):
+    comparison_method: Literal["Simple", "Robust"] = "Robust"
+    comparison_threshold: float = 0.1
+    psi_threshold: float = 0.2
+    js_threshold: float = 0.1
+    drifted_share_alert: float = 0.2  # importance-weighted share of drifted features that alerts
+    ground_truth_offset_hours: tuple[float, float] = (0, 24 * 14)
+    notifiers: list[Literal["log", "email", "slack", "sns"]] = Field(default_factory=lambda: ["log"])
+    retrain_on_alert: bool = False
+    model_quality_constraints: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class JobCompute(Frozen):
+    backend: Backend = "local"
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(1, ge=1)
+    volume_size_gb: int = Field(30, ge=1)
+    max_runtime_s: int = Field(3600, ge=1)
+
+
+class ComputeSpec(Frozen):
+    train: JobCompute = JobCompute()
+    tune: JobCompute = JobCompute()
+    transform: JobCompute = JobCompute()
+    clarify: JobCompute = JobCompute()
+    monitor: JobCompute = JobCompute()
+
+
+class SageMakerSpec(Frozen):
+    """Where and how jobs run when ``compute.<job>.backend: sagemaker`` (README: Running on SageMaker).
+
+    ``processing_engine`` picks what a clarify/monitor job runs: ``airsage`` (Airsage's own entrypoint
+    in the framework image, the twin of the local job) or ``managed`` (AWS's Clarify / Model Monitor
+    containers, closed to new AWS customers, hence opt-in).
+    """
+
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+    region: str = "us-east-1"
+    s3_prefix: str | None = Field(default=None, pattern=r"^s3://[^/]+")  # code, captures, default outputs
+    aws_conn_id: str = "aws_default"
+    kms_key_id: str | None = None  # output, volume and capture encryption
+    subnets: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    enable_network_isolation: bool = False
+    mirror_model_registry: bool = False
+    model_package_group: str | None = None  # default: the registered model name, made SageMaker-safe
+    framework_version: str = "1.7-1"  # SageMaker XGBoost framework container (script mode)
+    image_uri: str | None = None  # your own script-mode image instead (e.g. FROM the framework image)
+    processing_engine: Literal["airsage", "managed"] = "airsage"
+    requirements: list[str] = Field(default_factory=list)  # pip-installed at job start (needs network)
+    tags: dict[str, str] = Field(default_factory=dict)  # added to every job, model and model package
+
+    @model_validator(mode="after")
+    def _vpc_pair(self) -> "SageMakerSpec":
+        if bool(self.subnets) != bool(self.security_group_ids):
+            raise ValueError("sagemaker.subnets and sagemaker.security_group_ids go together: set both or neither")
+        return self
+
+
+class ModelCardSpec(Frozen):
+    """The human part of the generated model card (SageMaker model card ``intended_uses``,
+    ``business_details`` and ``additional_information``); everything else is generated."""
+
+    intended_use: str = ""
+    risk_rating: Literal["High", "Medium", "Low", "Unknown"] = "Unknown"
+    limitations: str = ""  # -> additional_information.caveats_and_recommendations
+    risk_rating_explanation: str = ""
+    factors_affecting_model_efficiency: str = ""
+    business_problem: str = ""  # default: the use case description
+    business_stakeholders: str = ""  # default: the use case owner
+    line_of_business: str = ""
+    ethical_considerations: str = ""
+
+
+class UseCase(Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
+    owner: str
+    description: str = ""
+    start_date: dt.date = dt.date(2026, 11, 1)
+    tags: list[str] = Field(default_factory=list)
+    model_name: str | None = None  # registered model name; default = use case name
+    schema_: SchemaSpec = Field(alias="schema")
+    data: DataSpec = DataSpec()
+    generator: GeneratorSpec = GeneratorSpec()
+    labeling: LabelingSpec = LabelingSpec()
+    training: TrainingSpec = TrainingSpec()
+    gates: GatesSpec = GatesSpec()
+    transform: TransformSpec = TransformSpec()
+    review: ReviewSpec = ReviewSpec()
+    clarify: ClarifySpec = ClarifySpec()
+    monitor: MonitorSpec = MonitorSpec()
+    compute: ComputeSpec = ComputeSpec()
+    sagemaker: SageMakerSpec = SageMakerSpec()
+    model_card: ModelCardSpec = ModelCardSpec()
+    source: str | None = Field(default=None, exclude=True)  # the YAML file it came from
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "UseCase":
+        s = self.schema_
+        features = set(s.feature_names)
+        for facet in s.facets:
+            if facet.name in (s.label, s.record_id):
+                raise ValueError(f"facet {facet.name!r} cannot be the label or the record id")
+        if s.group_variable and s.group_variable in (s.label, s.record_id):
+            raise ValueError("schema.group_variable cannot be the label or the record id")
+        for rule in self.review.rules:
+            if rule.feature not in features:
+                raise ValueError(f"review rule names unknown feature {rule.feature!r}; features are {sorted(features)}")
+        lo, hi = self.review.probability_band
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError("review.probability_band must be [low, high] with 0 <= low <= high <= 1")
+        uses_sm = any(getattr(self.compute, j).backend == "sagemaker" for j in ComputeSpec.model_fields)
+        if uses_sm and not (self.sagemaker.role_arn and self.sagemaker.s3_prefix):
+            raise ValueError("a job uses backend: sagemaker, so sagemaker.role_arn and sagemaker.s3_prefix are required")
+        return self
+
+    @property
+    def registered_model_name(self) -> str:
+        return self.model_name or self.name
+
+    def data_root(self, settings: Settings | None = None) -> str:
+        from airsage import storage
+
+        if self.data.root:
+            return self.data.root if storage.is_s3(self.data.root) else storage.normalize(self.data.root)
+        settings = settings or load_settings()
+        return storage.join(settings.resolved_data_root, self.name)
+
+    def path(self, *parts: str, settings: Settings | None = None) -> str:
+        """A URI below the use case's data root: ``uc.path("predictions", "dt=2026-11-20")``."""
+        from airsage import storage
+
+        return storage.join(self.data_root(settings), *parts)
+
+
+# =========================================================================== loading
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    lines = []
+    first_key = None
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        first_key = first_key or key
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (a typo?)"
+        lines.append(f"{key}: {msg}")
+    return ConfigError("invalid configuration:\n  " + "\n  ".join(lines), source=source, key=first_key,
+                       fix="Correct the key(s) named above; the allowed keys and types are in the README "
+                           "(section 'Use cases') and in airsage/config.py.")
+
+
+def parse_usecase(data: dict[str, Any], source: str = "<dict>") -> UseCase:
+    if not isinstance(data, dict):
+        raise ConfigError("a use case must be a YAML mapping", source=source, fix="Start the file with 'name: ...'.")
+    try:
+        return UseCase.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+
+
+def load_usecase_file(path: str | Path) -> UseCase:
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", source=str(path), fix="Fix the YAML syntax.") from None
+    uc = parse_usecase(data, str(path))
+    if uc.name != path.stem:
+        raise ConfigError(f"name {uc.name!r} differs from the file name {path.stem!r}", source=str(path), key="name",
+                          fix=f"Rename the file to {uc.name}.yaml or set name: {path.stem}.")
+    return uc
+
+
+@functools.lru_cache(maxsize=8)
+def _load_dir(directory: str, mtimes: tuple) -> tuple[UseCase, ...]:
+    return tuple(load_usecase_file(p) for p in sorted(Path(directory).glob("*.yaml")))
+
+
+def load_usecases(directory: str | Path | None = None) -> list[UseCase]:
+    """Every use case in ``directory`` (default: settings.usecases_dir), sorted by file name."""
+    directory = str(directory or load_settings().usecases_dir)
+    files = sorted(Path(directory).glob("*.yaml"))
+    return list(_load_dir(directory, tuple((str(p), p.stat().st_mtime_ns) for p in files)))
+
+
+def get_usecase(name: str, directory: str | Path | None = None) -> UseCase:
+    for uc in load_usecases(directory):
+        if uc.name == name:
+            return uc
+    known = [u.name for u in load_usecases(directory)]
+    raise ConfigError(f"unknown use case {name!r}", key="usecase",
+                      fix=f"Use one of {known} or add include/usecases/{name}.yaml.")

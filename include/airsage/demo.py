@@ -1,0 +1,126 @@
+"""``make demo``: the example use case's whole lifecycle, run through Airflow, DAG after DAG.
+
+generate data -> ``<uc>__import_labels`` -> ``<uc>__train`` (gates, register as PendingManualApproval)
+-> ``<uc>__approve_model`` (a named approver) -> ``<uc>__batch_transform`` (the approved champion scores a
+partition) -> the optional steps other DAGs add (Clarify, monitoring, review) -> a summary of what was
+produced and where.
+
+Each DAG runs with ``airflow dags test`` (no scheduler needed). Safe to run twice: data generation and
+label import are idempotent, training is skipped when the champion was already trained on the current
+dataset version (``--retrain`` forces a new version), scoring replaces the partition's output exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+from airsage.devenv import airflow_env
+
+DEMO_PARTITION = "2026-11-21"
+
+
+def airflow(*args: str, env: dict[str, str], check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    cmd = [str(__import__("pathlib").Path(sys.executable).with_name("airflow")), *args]
+    print(f"\n$ airflow {' '.join(args)}", flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True)
+    if not quiet or proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        print(tail)
+    print(f"  ({time.monotonic() - t0:.0f} s, exit {proc.returncode})", flush=True)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {proc.returncode}); see the output above.")
+    return proc
+
+
+def dags_test(dag_id: str, conf: dict | None, env: dict[str, str]) -> subprocess.CompletedProcess:
+    args = ["dags", "test", dag_id]
+    if conf:
+        args += ["-c", json.dumps(conf)]
+    proc = airflow(*args, env=env, check=False, quiet=True)
+    out = proc.stdout + proc.stderr
+    failed = proc.returncode != 0 or "state=failed" in out.lower() or "DagRunState.FAILED" in out
+    if failed:
+        print("\n".join(out.splitlines()[-60:]))
+        raise SystemExit(f"DAG {dag_id} failed; its task logs are above and under $AIRFLOW_HOME/logs.")
+    return proc
+
+
+def init_airflow(env: dict[str, str]) -> None:
+    """Create the metadata DB (idempotent), the registry pool and the UI login file."""
+    from pathlib import Path
+
+    airflow_home = Path(env["AIRFLOW_HOME"])
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    pw = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    if not pw.exists():
+        pw.write_text(json.dumps({"admin": "admin", "approver": "approver", "reviewer": "reviewer"}))
+    airflow("db", "migrate", env=env, quiet=True)
+    airflow("pools", "set", "airsage_registry", "1", "Serialises model-registry mutations", env=env, quiet=True)
+
+
+def run(usecase: str = "credit_risk", *, retrain: bool = False, partition: str = DEMO_PARTITION) -> dict:
+    env = airflow_env()
+    import os
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRSAGE__", "MLFLOW_"))})
+    from airsage import pipeline
+    from airsage.config import get_usecase
+    from airsage.registry import ModelRegistry
+
+    uc = get_usecase(usecase)
+    print(f"== Airsage demo: use case {uc.name}; state under {env['AIRSAGE__HOME']}")
+    init_airflow(env)
+
+    print("\n== 1. Generate the example data (seeded; kept if present)")
+    data = pipeline.prepare_example_data(uc, end_date=partition)
+    print(json.dumps({k: v for k, v in data.items() if k != "written"}, indent=2), f"\nnew files: {len(data['written'])}")
+
+    print("\n== 2. Import labels (Ground Truth manifest -> validated, versioned dataset)")
+    dags_test(f"{uc.name}__import_labels", {"manifest_uri": data["manifest"]}, env)
+    dataset = pipeline.latest_dataset(uc)
+    print(f"dataset {dataset['version']} ({dataset['rows']} rows) at {dataset['uri']}")
+
+    reg = ModelRegistry.from_settings()
+    name = uc.registered_model_name
+    champion = reg.champion(name)
+    if champion and champion.tags.get("dataset_version") == dataset["version"] and not retrain:
+        print(f"\n== 3-4. Champion v{champion.version} was trained on {dataset['version']} already: "
+              "skipping training (make demo RETRAIN=1 trains a new version)")
+    else:
+        print("\n== 3. Train, gate and register (PendingManualApproval)")
+        dags_test(f"{uc.name}__train", {"await_approval": False, "dataset_version": dataset["version"]}, env)
+        versions = reg.list_versions(name)
+        latest = max(versions, key=lambda v: int(v.version))
+        print(f"registered {name} v{latest.version}: {latest.status}")
+        if latest.status != "PendingManualApproval":
+            raise SystemExit(f"v{latest.version} is {latest.status}: a quality gate failed (see the train log above).")
+        print("\n== 4. Approve (a named approver, with a comment)")
+        dags_test(f"{uc.name}__approve_model", {"version": latest.version, "decision": "approve",
+                                               "approver": "demo-approver",
+                                               "comment": "Demo: gates passed; metrics reviewed."}, env)
+
+    print(f"\n== 5. Score partition {partition} with the approved champion (batch transform)")
+    dags_test(f"{uc.name}__batch_transform", {"partition": partition}, env)
+
+    summary = pipeline.summary(uc)
+    print("\n== What the demo produced")
+    print(json.dumps(summary, indent=2, default=str))
+    print(f"\nMLflow UI: make up, then http://localhost:5000 ; Airflow UI: http://localhost:8080 (admin/admin)")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--usecase", default="credit_risk")
+    p.add_argument("--retrain", action="store_true")
+    p.add_argument("--partition", default=DEMO_PARTITION)
+    a = p.parse_args(argv)
+    run(a.usecase, retrain=a.retrain, partition=a.partition)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What a job runs: ``python -m airsage.entrypoints.<job>``, locally or inside a SageMaker container."""

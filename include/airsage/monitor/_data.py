@@ -1,0 +1,194 @@
+"""Uniform, bounded-memory access to tabular input: DataFrames, Arrow tables, Parquet files.
+
+Monitoring reads large datasets (millions of captured rows), so everything here works chunk by
+chunk: a Parquet file is read one row group at a time (``ParquetFile.read_row_group`` keeps peak
+RSS flat, unlike ``iter_batches``: see performance-notes.md), an iterable of frames is consumed one
+frame at a time. Column values are handed out as numpy arrays (numeric) or value counts
+(categorical), without converting whole Arrow tables to pandas.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from airsage import storage
+from airsage.errors import DataValidationError
+
+Chunk = Any  # pandas.DataFrame | pyarrow.Table | pyarrow.RecordBatch
+
+NUMERIC_KINDS = ("int", "float", "bool")
+
+
+def is_path(data: Any) -> bool:
+    return isinstance(data, (str, os.PathLike))
+
+
+def iter_chunks(data: Any, columns: list[str] | None = None) -> Iterator[Chunk]:
+    """Yield ``data`` as chunks: a DataFrame/Table as one chunk, a Parquet path row group by row
+    group, an iterable of frames one by one. ``columns`` restricts what is read from Parquet."""
+    if isinstance(data, (pd.DataFrame, pa.Table, pa.RecordBatch)):
+        yield data
+    elif is_path(data):
+        yield from iter_parquet(str(data), columns=columns)
+    elif isinstance(data, Iterable):
+        for item in data:
+            yield from iter_chunks(item, columns=columns)
+    else:
+        raise DataValidationError("monitoring input", [f"unsupported input type {type(data).__name__}"],
+                                  fix="Pass a pandas DataFrame, a pyarrow Table, an iterable of those, "
+                                      "or the URI of a Parquet file or directory.")
+
+
+def parquet_files(uri: str) -> list[str]:
+    files = storage.list_files(uri, suffixes=(".parquet", ".pq"))
+    if not files and storage.exists(uri) and not storage.is_s3(uri) and os.path.isfile(uri):
+        files = [uri]
+    return files
+
+
+def iter_parquet(uri: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """Row groups of every Parquet file under ``uri`` (a file or a directory/prefix)."""
+    files = parquet_files(uri)
+    if not files:
+        raise DataValidationError(uri, ["no Parquet files found"],
+                                  fix="Point the monitor at a Parquet file or a directory holding *.parquet files.")
+    for f in files:
+        with storage.local_copy(f) as local:
+            pf = pq.ParquetFile(local, read_dictionary=_string_columns(pq.read_schema(local), columns))
+            wanted = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+            for i in range(pf.num_row_groups):
+                yield pf.read_row_group(i, columns=wanted)
+
+
+def _string_columns(schema: pa.Schema, columns: list[str] | None) -> list[str]:
+    """String columns are read dictionary-encoded: counting categories is then a bincount."""
+    return [f.name for f in schema if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+            and (columns is None or f.name in columns)]
+
+
+def column_names(chunk: Chunk) -> list[str]:
+    return list(chunk.columns) if isinstance(chunk, pd.DataFrame) else list(chunk.schema.names)
+
+
+def num_rows(chunk: Chunk) -> int:
+    return len(chunk) if isinstance(chunk, pd.DataFrame) else chunk.num_rows
+
+
+# --------------------------------------------------------------------------- column kinds
+def column_kind(chunk: Chunk, name: str) -> str:
+    """``int`` | ``float`` | ``bool`` | ``string`` | ``datetime`` | ``other`` for one column."""
+    if isinstance(chunk, pd.DataFrame):
+        dtype = chunk[name].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            return "bool"
+        if pd.api.types.is_integer_dtype(dtype):
+            return "int"
+        if pd.api.types.is_float_dtype(dtype):
+            return "float"
+        if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+            return "datetime"
+        return "string"
+    t = chunk.schema.field(name).type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "float"
+    if pa.types.is_temporal(t):
+        return "datetime"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    return "other"
+
+
+# --------------------------------------------------------------------------- numeric values
+@dataclass(frozen=True)
+class NumericColumn:
+    """The non-null values of one column as float64, plus what the type check needs."""
+
+    values: np.ndarray      # finite-or-inf float64 values, nulls removed (not sorted)
+    n_missing: int          # nulls / NaN
+    n_unparsable: int       # non-null values that are not numbers (strings in a numeric column)
+    kind: str               # column_kind() of the source
+
+
+def numeric_column(chunk: Chunk, name: str) -> NumericColumn:
+    kind = column_kind(chunk, name)
+    if isinstance(chunk, pd.DataFrame):
+        s = chunk[name]
+        if kind in NUMERIC_KINDS:
+            x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            n_unparsable = 0
+        else:
+            present = s.notna().to_numpy()
+            x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            n_unparsable = int(np.count_nonzero(present & np.isnan(x)))
+    else:
+        col = chunk.column(name)
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        if kind in NUMERIC_KINDS:
+            x = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            n_unparsable = 0
+        else:
+            present = col.is_valid().to_numpy(zero_copy_only=False)
+            x = pd.to_numeric(pd.Series(col.to_pandas()), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            n_unparsable = int(np.count_nonzero(present & np.isnan(x)))
+    nan = np.isnan(x)
+    n_nan = int(np.count_nonzero(nan))
+    values = x[~nan] if n_nan else x
+    return NumericColumn(values=values, n_missing=n_nan - n_unparsable, n_unparsable=n_unparsable, kind=kind)
+
+
+# --------------------------------------------------------------------------- categorical values
+def category_counts(chunk: Chunk, name: str) -> tuple[dict[str, int], int]:
+    """(value -> count over non-null values, number of nulls). Values are compared as strings."""
+    if isinstance(chunk, pd.DataFrame):
+        s = chunk[name]
+        counts = s.value_counts(dropna=True, sort=False)
+        n_missing = int(len(s) - int(counts.sum()))
+        return {_as_text(k): int(v) for k, v in counts.items()}, n_missing
+    col = chunk.column(name)
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out: dict[str, int] = {}
+    n_missing = 0
+    for arr in chunks:
+        n_missing += arr.null_count
+        if pa.types.is_dictionary(arr.type):
+            idx = arr.indices.to_numpy(zero_copy_only=False)
+            if arr.null_count:
+                idx = idx[arr.is_valid().to_numpy(zero_copy_only=False)]
+            counts = np.bincount(idx.astype(np.int64, copy=False), minlength=len(arr.dictionary))
+            for value, c in zip(arr.dictionary.to_pylist(), counts.tolist()):
+                if c:
+                    key = _as_text(value)
+                    out[key] = out.get(key, 0) + c
+        else:
+            vc = pc.value_counts(arr)
+            for value, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+                if value is None:
+                    continue
+                key = _as_text(value)
+                out[key] = out.get(key, 0) + c
+    return out, n_missing
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,320 @@
+"""The lifecycle's steps, independent of any orchestrator.
+
+Every DAG task and every CLI command calls one of these functions, so the UI, a scheduled run,
+``airflow dags test`` and ``airsage ...`` all run the same code. Each step is idempotent for its
+``run_key`` (derived from the Airflow run id): a retried or re-run step reattaches or replaces, it never
+duplicates. Heavy modules are imported inside the functions.
+
+Data layout below a use case's root (``uc.data_root()``, a local path or ``s3://``)::
+
+    raw/features/dt=YYYY-MM-DD/*.parquet    feature records (no labels) — what labels join to
+    labels/incoming/<job>/manifests/output/output.manifest   Ground Truth output manifests
+    datasets/<version>/ , datasets/latest.json               versioned training sets (label import)
+    scoring/dt=YYYY-MM-DD/*.parquet          the nightly partitions to score
+    training/<job>/output/model.tar.gz       training job outputs (SageMaker's layout)
+    predictions/dt=YYYY-MM-DD/               batch transform outputs (<file>.out per input file)
+    capture/dt=YYYY-MM-DD/<run_key>.parquet  data capture for monitoring
+    reports/..., review/...
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import subprocess
+from typing import Any
+
+from airsage import storage
+from airsage.compute.base import ComputeBackend, JobSpec, job_name
+from airsage.config import UseCase, load_settings
+from airsage.errors import ConfigError, DataValidationError
+
+log = logging.getLogger("airsage.pipeline")
+
+
+# ---------------------------------------------------------------------- helpers
+def run_key_from(run_id: str | None) -> str:
+    """A short, path- and job-name-safe key for a run (Airflow run ids contain ':' and '+')."""
+    if not run_id:
+        return "cli-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return re.sub(r"[^A-Za-z0-9]+", "-", run_id).strip("-")[:48]
+
+
+def partition_for(value: str | dt.date | dt.datetime | None, *, default: dt.date | None = None) -> dt.date:
+    """The partition date: an explicit ``YYYY-MM-DD`` wins, then a datetime/date, then ``default``."""
+    if value in (None, ""):
+        if default is None:
+            raise ConfigError("no partition given and none could be derived from the run", key="partition",
+                              fix="Pass partition=YYYY-MM-DD (the form's 'partition' field) or run on a schedule.")
+        return default
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ConfigError(f"partition {value!r} is not a date", key="partition",
+                          fix="Use the YYYY-MM-DD form, e.g. 2026-11-21.") from None
+
+
+def code_version() -> str:
+    """The git commit of the code (``AIRSAGE_CODE_VERSION`` wins: set it in images built from a commit)."""
+    if os.environ.get("AIRSAGE_CODE_VERSION"):
+        return os.environ["AIRSAGE_CODE_VERSION"]
+    from airsage.config import REPO_ROOT
+
+    try:
+        sha = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (sha or "unknown") + ("-dirty" if dirty and sha else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def backend_for(uc: UseCase, job: str, **kwargs) -> ComputeBackend:
+    from airsage.compute import get_backend
+
+    compute = getattr(uc.compute, job)
+    if compute.backend == "sagemaker":
+        from airsage.compute.sagemaker import SageMakerBackend
+
+        return SageMakerBackend.from_usecase(uc, job, **kwargs)
+    return get_backend("local", **kwargs)
+
+
+def _resources(uc: UseCase, job: str) -> dict[str, Any]:
+    return getattr(uc.compute, job).model_dump()
+
+
+# ---------------------------------------------------------------------- example data
+def prepare_example_data(uc: UseCase, *, end_date: dt.date | str = "2026-11-21", days: int | None = None,
+                         rows_per_day: int | None = None, scoring_rows: int | None = None) -> dict[str, Any]:
+    """Generate the bundled example: ``days`` of feature records ending the day before ``end_date``, a
+    Ground Truth output manifest labelling them, and the scoring partition for ``end_date``.
+
+    Deterministic (seeded) and idempotent: files that exist already are left as they are.
+    """
+    import pandas as pd
+
+    from airsage.data.generator import generate
+    from airsage.labeling.simulate import write_ground_truth_output_manifest
+
+    g = uc.generator
+    end = partition_for(end_date)
+    days = days or g.history_days
+    rows = rows_per_day or g.rows_per_day
+    label_cols = [uc.schema_.label, "label_available_at"]
+    written, frames = [], []
+    for i in range(days, 0, -1):
+        day = end - dt.timedelta(days=i)
+        df = generate(rows, seed=g.seed, day=day, bias_strength=g.bias_strength, label_delay_days=g.label_delay_days)
+        frames.append(df)
+        uri = uc.path("raw", "features", f"dt={day}", "part-00000.parquet")
+        if not storage.exists(uri):
+            with storage.atomic_path(uri) as tmp:
+                df.drop(columns=label_cols).to_parquet(tmp, index=False)
+            written.append(uri)
+    labelled = pd.concat(frames, ignore_index=True)
+    job = f"{uc.name.replace('_', '-')}-labels-{end:%Y%m%d}"
+    manifest = uc.path("labels", "incoming", job, "manifests", "output", "output.manifest")
+    if not storage.exists(manifest):
+        write_ground_truth_output_manifest(
+            labelled, manifest, label_attribute=uc.labeling.label_attribute or "label", job_name=job,
+            class_map={str(v): k for k, v in uc.labeling.class_map.items()} or None, seed=g.seed,
+            record_id=uc.schema_.record_id, label=uc.schema_.label)
+        written.append(manifest)
+    scoring = uc.path("scoring", f"dt={end}", "part-00000.parquet")
+    if not storage.exists(scoring):
+        df = generate(scoring_rows or rows, seed=g.seed, day=end, bias_strength=g.bias_strength, drift=g.drift)
+        with storage.atomic_path(scoring) as tmp:
+            df.drop(columns=label_cols).to_parquet(tmp, index=False)
+        written.append(scoring)
+    return {"manifest": manifest, "features": uc.path("raw", "features"), "scoring": uc.path("scoring", f"dt={end}"),
+            "written": written, "history_days": days, "rows_per_day": rows}
+
+
+# ---------------------------------------------------------------------- label import
+def import_labels(uc: UseCase, sources: list[str] | str, *, features_uri: str | None = None,
+                  output_root: str | None = None, log_lineage: bool = True) -> dict[str, Any]:
+    from airsage.labeling import import_labels as _import
+
+    if isinstance(sources, str):
+        sources = [s.strip() for s in sources.split(",") if s.strip()]
+    if not sources:
+        raise ConfigError("no label source given", key="manifest_uri",
+                          fix="Pass one or more manifest / output.json / CSV / Parquet URIs.")
+    report = _import(uc, sources, features_uri=features_uri, output_root=output_root)
+    result = report.to_dict()
+    if log_lineage:
+        result["mlflow_run_id"] = _log_dataset_lineage(uc, report)
+    return result
+
+
+def _log_dataset_lineage(uc: UseCase, report) -> str | None:
+    from airsage.labeling import lineage
+    from airsage.registry.tracking import log_dataset_import
+
+    return log_dataset_import(uc, lineage(report))
+
+
+def latest_dataset(uc: UseCase, version: str | None = None) -> dict[str, Any]:
+    from airsage.labeling import latest_dataset as _latest
+
+    if version:
+        uri = uc.path("datasets", version)
+        if not storage.exists(storage.join(uri, "manifest.json")):
+            raise ConfigError(f"dataset version {version} does not exist under {uc.path('datasets')}",
+                              key="dataset_version", fix="Leave it empty for the latest, or run the label import.")
+        manifest = storage.read_json(storage.join(uri, "manifest.json"))
+        return {"version": version, "uri": uri, "hash": manifest.get("hash"), "rows": manifest.get("rows")}
+    latest = _latest(uc)
+    if not latest:
+        raise DataValidationError(uc.path("datasets"), ["no dataset has been published yet"],
+                                  fix=f"Run the {uc.name}__import_labels DAG (or `airsage labels import`) first.")
+    return {"version": latest["version"], "uri": latest["uri"], "hash": latest.get("hash"), "rows": latest.get("rows")}
+
+
+# ---------------------------------------------------------------------- training
+def train_spec(uc: UseCase, dataset: dict[str, Any], run_key: str) -> JobSpec:
+    from airsage.training.train import TrainingJobConfig
+
+    kind = "tune" if uc.training.tuning.enabled else "train"
+    cfg = TrainingJobConfig.from_usecase(uc, dataset_version=dataset["version"])
+    hps = cfg.to_hyperparameters()
+    if kind == "tune":
+        hps["airsage_tuning"] = json.dumps(uc.training.tuning.model_dump())
+    return JobSpec(kind=kind, name=job_name(uc.name, kind, run_key), entrypoint=f"airsage.entrypoints.{kind}",
+                   inputs={"train": dataset["uri"]}, output_uri=uc.path("training"), hyperparameters=hps,
+                   resources=_resources(uc, kind), tags={"usecase": uc.name, "dataset_version": dataset["version"]})
+
+
+def register_trained(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any], run_key: str, actor: str,
+                     bias: dict | None = None) -> dict[str, Any]:
+    """Gate the trained model and register it (PendingManualApproval, or Rejected with the failed checks)."""
+    from airsage.registry import ModelRegistry
+    from airsage.training.gates import evaluate_gates
+
+    outputs = job["outputs"]
+    metrics = _read_job_metrics(outputs["output_data"])
+    reg = ModelRegistry.from_settings()
+    champion = reg.champion(uc.registered_model_name)
+    gates = evaluate_gates(uc, metrics["evaluation"], champion=champion.metrics if champion else None,
+                           bias_analysis=bias)
+    version = reg.register_training(
+        uc, model_artifact_uri=outputs["model_artifact"], output_data_uri=outputs["output_data"], dataset=dataset,
+        run_key=run_key, gate_results=gates, actor=actor, code_version=code_version(), bias=bias,
+        tuning_trials=metrics.get("trials"))
+    return {**version.to_dict(), "gates": gates, "passed": all(g["passed"] for g in gates)}
+
+
+def _read_job_metrics(output_data_uri: str) -> dict[str, Any]:
+    import tarfile
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage.unpack_tar(output_data_uri, tmp)
+        out = json.loads((Path(tmp) / "metrics.json").read_text())
+        trials = Path(tmp) / "trials.json"
+        if trials.exists():
+            out["trials"] = json.loads(trials.read_text())
+    _ = tarfile  # tar handling is storage.unpack_tar's
+    return out
+
+
+# ---------------------------------------------------------------------- governance
+def decide(uc: UseCase, version: str, decision: str, *, actor: str, comment: str) -> dict[str, Any]:
+    """Apply an approval decision: ``approve`` / ``reject`` (a pending version), ``promote``, ``rollback``."""
+    from airsage.registry import ModelRegistry
+
+    if not comment or not comment.strip():
+        raise ConfigError("a decision needs a comment (the auditor's 'why')", key="comment",
+                          fix="Say why in the comment field.")
+    if not actor or not actor.strip():
+        raise ConfigError("a decision needs a named person", key="approver", fix="Give the approver's name.")
+    reg = ModelRegistry.from_settings()
+    name = uc.registered_model_name
+    if decision == "approve":
+        v = reg.approve(name, str(version), approver=actor, comment=comment)
+    elif decision == "reject":
+        v = reg.reject(name, str(version), approver=actor, comment=comment)
+    elif decision == "promote":
+        v = reg.promote(name, str(version), actor=actor, reason=comment)
+    elif decision == "rollback":
+        v = reg.rollback(name, actor=actor, reason=comment, to_version=str(version) if version else None)
+    else:
+        raise ConfigError(f"unknown decision {decision!r}", key="decision",
+                          fix="Use approve, reject, promote or rollback.")
+    return v.to_dict()
+
+
+def resolve_model(uc: UseCase, *, alias: str | None = None, version: str | None = None,
+                  model_uri: str | None = None) -> dict[str, Any]:
+    """Resolve what to serve; refuses (``ModelNotApprovedError``) anything that is not Approved."""
+    from airsage.registry import ModelRegistry
+
+    name = uc.registered_model_name
+    uri = model_uri or (f"models:/{name}/{version}" if version else f"models:/{name}@{alias or uc.transform.model_alias}")
+    resolved = ModelRegistry.from_settings().resolve(uri, require_approved=True)
+    return {"uri": uri, "name": resolved.name, "version": str(resolved.version), "status": resolved.status,
+            "model_artifact_uri": resolved.model_artifact_uri, "run_id": resolved.run_id}
+
+
+# ---------------------------------------------------------------------- batch transform
+def transform_spec(uc: UseCase, model: dict[str, Any], partition: dt.date, run_key: str, *,
+                   input_uri: str | None = None, output_uri: str | None = None,
+                   overrides: dict[str, Any] | None = None) -> JobSpec:
+    t = uc.transform
+    params = {
+        "content_type": t.content_type, "split_type": t.split_type, "batch_strategy": t.batch_strategy,
+        "max_payload_mb": t.max_payload_mb, "input_filter": t.input_filter, "join_source": t.join_source,
+        "output_filter": t.output_filter, "assemble_with": t.assemble_with,
+        "model_name": model["name"], "model_version": str(model["version"]), "run_key": run_key,
+        "partition": str(partition), "record_id_col": uc.schema_.record_id,
+        "capture_uri": uc.path("capture") if t.capture else None, "fail_on_file_error": False,
+    }
+    params.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    return JobSpec(kind="transform", name=job_name(uc.name, "transform", str(partition), run_key),
+                   entrypoint="airsage.entrypoints.transform",
+                   inputs={"model": model["model_artifact_uri"],
+                           "data": input_uri or uc.path("scoring", f"dt={partition}")},
+                   output_uri=output_uri or uc.path("predictions", f"dt={partition}"), parameters=params,
+                   resources=_resources(uc, "transform"), tags={"usecase": uc.name, "partition": str(partition)})
+
+
+def read_transform_report(job: dict[str, Any]) -> dict[str, Any]:
+    report = job.get("outputs", {}).get("report")
+    return storage.read_json(report) if report and storage.exists(report) else {}
+
+
+def summary(uc: UseCase) -> dict[str, Any]:
+    """What exists for a use case: model versions, champion, datasets, predictions (for the demo's last words)."""
+    from airsage.registry import ModelRegistry
+
+    reg = ModelRegistry.from_settings()
+    name = uc.registered_model_name
+    versions = [v.to_dict() for v in reg.list_versions(name)]
+    champion = reg.champion(name)
+    preds = storage.list_files(uc.path("predictions"))
+    return {
+        "usecase": uc.name,
+        "tracking_uri": load_settings().tracking_uri,
+        "registered_model": name,
+        "versions": [{"version": v["version"], "status": v["status"], "aliases": v["aliases"]} for v in versions],
+        "champion": champion.version if champion else None,
+        "latest_dataset": _safe(lambda: latest_dataset(uc)),
+        "prediction_files": preds,
+        "audit_events": len(reg.audit_events(name)),
+    }
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - a summary shows what it can
+        return None

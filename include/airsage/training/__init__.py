@@ -1,0 +1,1 @@
+"""Training and evaluation: deterministic split, XGBoost / scikit-learn, held-out metrics."""

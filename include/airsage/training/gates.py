@@ -1,0 +1,134 @@
+"""Quality gates: the checks a new model version must pass before anyone may approve it.
+
+Like SageMaker Pipelines' ``ConditionStep`` / ``QualityCheckStep`` / ``ClarifyCheckStep``, a gate
+compares one number with a threshold from ``uc.gates``. A failing version is still registered (as
+``Rejected``, with its failed checks recorded) so the evidence stays in the registry.
+
+Each result is ``{"name", "passed", "value", "threshold", "detail"}``. A gate whose threshold is not
+configured is not evaluated (and not listed).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+RATIO_METRICS = {"DI"}  # Clarify ratio metrics: ideal value 1, every other metric: ideal 0
+
+
+def _number(v: Any) -> float | None:
+    """Clarify writes +/-inf as "Infinity"/"-Infinity" and a failed metric as null."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _result(name: str, passed: bool, value: Any, threshold: Any, detail: str) -> dict[str, Any]:
+    return {"name": name, "passed": bool(passed), "value": value, "threshold": threshold, "detail": detail}
+
+
+def _metrics_of(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """Accept an EvaluationReport dict, a plain metrics dict or a whole ``metrics.json``."""
+    if isinstance(evaluation.get("evaluation"), dict):
+        return evaluation["evaluation"]
+    return evaluation
+
+
+def threshold_gate(name: str, value: Any, minimum: float) -> dict[str, Any]:
+    v = _number(value)
+    if v is None or math.isnan(v):
+        return _result(name, False, None, minimum, f"{name.removeprefix('min_')} is not available (one class only?)")
+    passed = v >= minimum
+    return _result(name, passed, v, minimum,
+                   f"{name.removeprefix('min_')} {v:.4f} {'>=' if passed else '<'} {minimum}")
+
+
+def bias_deviation(metric: str, value: float) -> float:
+    """Distance of a Clarify metric from its ideal value (1 for DI, 0 otherwise)."""
+    return abs(1.0 - value) if metric in RATIO_METRICS else abs(value)
+
+
+def bias_values(analysis: dict[str, Any], metric: str) -> list[tuple[str, str, str, float | None]]:
+    """Every (section, facet, facet value, value) of ``metric`` in a Clarify ``analysis.json``."""
+    out = []
+    for section in ("pre_training_bias_metrics", "post_training_bias_metrics"):
+        facets = (analysis.get(section) or {}).get("facets") or {}
+        for facet, groups in facets.items():
+            for group in groups or []:
+                for m in group.get("metrics", []):
+                    if m.get("name") == metric:
+                        out.append((section, facet, str(group.get("value_or_threshold")), _number(m.get("value"))))
+    return out
+
+
+def bias_gate(metric: str, max_deviation: float, analysis: dict[str, Any] | None) -> dict[str, Any]:
+    name = f"max_bias.{metric}"
+    if analysis is None:
+        return _result(name, False, None, max_deviation,
+                       "no Clarify analysis was given; run the bias analysis before the gates or remove gates.max_bias")
+    found = bias_values(analysis, metric)
+    if not found:
+        return _result(name, False, None, max_deviation, f"metric {metric} is not in the Clarify analysis")
+    worst, parts, passed = 0.0, [], True
+    for section, facet, group, value in found:
+        where = f"{facet}={group} ({section.split('_')[0]}-training)"
+        if value is None or math.isnan(value):
+            passed = False
+            parts.append(f"{where}: not computed")
+            continue
+        dev = bias_deviation(metric, value)
+        worst = max(worst, dev)
+        ok = dev <= max_deviation
+        passed &= ok
+        parts.append(f"{where}: {value:.4f}{'' if ok else ' (exceeds)'}")
+    return _result(name, passed, worst, max_deviation,
+                   f"max |{'1 - ' if metric in RATIO_METRICS else ''}{metric}| over facets; " + "; ".join(parts))
+
+
+def champion_gate(challenger_auc: Any, champion: dict[str, Any] | None, max_drop: float) -> dict[str, Any]:
+    name = "champion_max_auc_drop"
+    champ_auc = _number(_metrics_of(champion).get("auc")) if champion else None
+    if champ_auc is None or math.isnan(champ_auc):
+        return _result(name, True, None, max_drop,
+                       "no champion to compare with" if not champion else "the champion has no AUC recorded")
+    chal = _number(challenger_auc)
+    if chal is None or math.isnan(chal):
+        return _result(name, False, None, max_drop, "the challenger has no AUC")
+    drop = champ_auc - chal
+    passed = drop <= max_drop + 1e-12
+    return _result(name, passed, drop, max_drop,
+                   f"challenger AUC {chal:.4f} vs champion {champ_auc:.4f}: drop {drop:+.4f} "
+                   f"{'<=' if passed else '>'} {max_drop}")
+
+
+def evaluate_gates(uc, evaluation: dict[str, Any], *, champion: dict[str, Any] | None = None,
+                   bias_analysis: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Evaluate ``uc.gates`` on a held-out evaluation.
+
+    ``champion`` is the current champion's metrics (``RegisteredVersion.metrics``) or None;
+    ``bias_analysis`` a Clarify ``analysis.json`` dict or None.
+    """
+    g = uc.gates
+    m = _metrics_of(evaluation)
+    out = []
+    for name, attr in (("min_auc", "auc"), ("min_pr_auc", "pr_auc"), ("min_recall", "recall")):
+        minimum = getattr(g, name)
+        if minimum is not None:
+            out.append(threshold_gate(name, m.get(attr), minimum))
+    for metric, max_dev in g.max_bias.items():
+        out.append(bias_gate(metric, max_dev, bias_analysis))
+    if g.champion_max_auc_drop is not None:
+        out.append(champion_gate(m.get("auc"), champion, g.champion_max_auc_drop))
+    return out
+
+
+def failed(gate_results: list[dict[str, Any]]) -> list[str]:
+    """Names of the failed checks."""
+    return [r["name"] for r in gate_results if not r.get("passed")]

@@ -1,0 +1,31 @@
+"""Translate Airsage errors into Airflow's vocabulary: permanent ones fail without retries."""
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airsage.errors import AirsageError
+
+
+@contextlib.contextmanager
+def airsage_errors() -> Iterator[None]:
+    try:
+        yield
+    except AirsageError as exc:
+        if exc.permanent:
+            raise AirflowFailException(str(exc)) from exc
+        raise
+
+
+def fail_fast(fn):
+    """Decorator for task callables: permanent ``AirsageError`` -> ``AirflowFailException`` (no retry)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with airsage_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper
