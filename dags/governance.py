@@ -39,9 +39,9 @@ def build_approve(uc):
         @task
         @fail_fast
         def approval_summary(params=None) -> str:
-            from airsage.cards import approval_summary_markdown
+            from airsage import pipeline
 
-            return approval_summary_markdown(uc, params["version"])
+            return pipeline.approval_summary(uc, params["version"])
 
         @task.branch
         def route(params=None) -> str:

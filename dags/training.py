@@ -63,9 +63,9 @@ def build(uc):
         @task
         @fail_fast
         def approval_summary(registered: dict) -> str:
-            from airsage.cards import approval_summary_markdown
+            from airsage import pipeline
 
-            return approval_summary_markdown(uc, registered["version"])
+            return pipeline.approval_summary(uc, registered["version"])
 
         summary = approval_summary(registered)
         approval = HITLOperator(

@@ -256,36 +256,90 @@ class GatesSpec(Frozen):
     champion_max_auc_drop: float | None = 0.01  # challenger may be at most this much worse
 
 
+TransformContentType = Literal["text/csv", "application/jsonlines", "application/x-parquet"]
+InferenceField = Literal["inference_id", "model_name", "model_version", "predicted_label", "score"]
+
+
 class TransformSpec(Frozen):
+    """Batch transform settings, named like ``CreateTransformJob`` (reference g); the engine's
+    ``airsage.transform.TransformConfig.from_spec`` validates the JSONPath filters in full."""
+
     schedule: str | None = "0 2 * * *"
     timezone: str = "UTC"
-    content_type: Literal["text/csv", "application/jsonlines", "application/x-parquet"] = "application/x-parquet"
+    content_type: TransformContentType = "application/x-parquet"
+    accept: TransformContentType | None = None  # None = content_type
     split_type: Literal["None", "Line"] = "Line"
     batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
     max_payload_mb: int = Field(6, ge=0, le=100)
-    input_filter: str = "$"
+    input_filter: str = Field("$", max_length=63)
     join_source: Literal["None", "Input"] = "Input"
-    output_filter: str = "$"
+    output_filter: str = Field("$", max_length=63)
     assemble_with: Literal["None", "Line"] = "Line"
+    inference_fields: list[InferenceField] = Field(
+        default_factory=lambda: ["inference_id", "model_name", "model_version", "predicted_label", "score"],
+        min_length=1)
+    fail_on_file_error: bool = True  # fail the task when any input file failed (its .out is missing)
     capture: bool = True
     model_alias: str = "champion"
 
+    @model_validator(mode="after")
+    def _sagemaker_rules(self) -> "TransformSpec":
+        for key in ("input_filter", "output_filter"):
+            if not getattr(self, key).startswith("$"):
+                raise ValueError(f"transform.{key} must be a JSONPath starting with '$' (e.g. '$', '$[1:]', '$.features')")
+        if self.join_source == "Input":
+            if (self.accept or self.content_type) != self.content_type:
+                raise ValueError("transform.join_source Input needs accept == content_type (SageMaker's rule)")
+            if self.assemble_with != self.split_type or self.split_type != "Line":
+                raise ValueError("transform.join_source Input needs split_type and assemble_with both 'Line'")
+        if len(set(self.inference_fields)) != len(self.inference_fields):
+            raise ValueError("transform.inference_fields lists a field twice")
+        return self
+
 
 class ReviewRule(Frozen):
+    """Route a record to human review when ``<feature> <op> <value>`` holds (a missing value never matches)."""
+
     feature: str
     op: Literal[">", ">=", "<", "<=", "==", "!=", "in"]
     value: Any
     reason: str = ""
 
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> "ReviewRule":
+        if self.op == "in" and not isinstance(self.value, (list, tuple)):
+            raise ValueError(f"review rule on {self.feature!r}: op 'in' needs a list value, e.g. [a, b]")
+        if self.op != "in" and isinstance(self.value, (list, tuple, dict)):
+            raise ValueError(f"review rule on {self.feature!r}: op {self.op!r} needs a single value")
+        return self
+
+
+ReviewReason = Literal["high_risk", "rule", "low_confidence"]
+
 
 class ReviewSpec(Frozen):
+    """Human review (A2I-style). A record is routed when its score is inside ``probability_band``
+    (inclusive), when ``score >= high_risk_threshold``, or when a rule matches. At most
+    ``max_per_night`` records are routed per nightly partition, taken in ``priority`` order of their
+    most important reason (see ``airsage.review.routing``). On timeout ``default_decision`` applies:
+    ``accept_model`` keeps the model's label, ``flag_high_risk`` sets the positive (high-risk) label."""
+
     enabled: bool = True
     probability_band: tuple[float, float] = (0.4, 0.6)
-    high_risk_threshold: float | None = 0.9
+    high_risk_threshold: float | None = Field(0.9, ge=0, le=1)
     rules: list[ReviewRule] = Field(default_factory=list)
     max_per_night: int = Field(25, ge=0)
+    priority: list[ReviewReason] = Field(default_factory=lambda: ["high_risk", "rule", "low_confidence"])
     timeout_hours: float = Field(24, gt=0)
     default_decision: Literal["accept_model", "flag_high_risk"] = "accept_model"
+    top_contributions: int = Field(5, ge=1, le=50)  # features shown to the reviewer when contributions are given
+    flow_definition_name: str | None = Field(None, max_length=63, pattern=r"^[a-z0-9](-*[a-z0-9])*$")
+
+    @model_validator(mode="after")
+    def _priority_complete(self) -> "ReviewSpec":
+        if sorted(self.priority) != sorted(["high_risk", "rule", "low_confidence"]):
+            raise ValueError("review.priority must list high_risk, rule and low_confidence, each once")
+        return self
 
 
 class ClarifySpec(Frozen):
@@ -344,7 +398,7 @@ class SageMakerSpec(Frozen):
     enable_network_isolation: bool = False
     mirror_model_registry: bool = False
     model_package_group: str | None = None  # default: the registered model name, made SageMaker-safe
-    framework_version: str = "1.7-1"  # SageMaker XGBoost framework container (script mode)
+    framework_version: str = "3.2-0"  # SageMaker XGBoost framework image (script mode; Python 3.12, XGBoost 3.2)
     image_uri: str | None = None  # your own script-mode image instead (e.g. FROM the framework image)
     processing_engine: Literal["airsage", "managed"] = "airsage"
     requirements: list[str] = Field(default_factory=list)  # pip-installed at job start (needs network)
@@ -424,18 +478,18 @@ class UseCase(Frozen):
         return self.model_name or self.name
 
     def data_root(self, settings: Settings | None = None) -> str:
-        from airsage import storage
+        from airsage.storage import is_s3, join, normalize
 
         if self.data.root:
-            return self.data.root if storage.is_s3(self.data.root) else storage.normalize(self.data.root)
+            return self.data.root if is_s3(self.data.root) else normalize(self.data.root)
         settings = settings or load_settings()
-        return storage.join(settings.resolved_data_root, self.name)
+        return join(settings.resolved_data_root, self.name)
 
     def path(self, *parts: str, settings: Settings | None = None) -> str:
         """A URI below the use case's data root: ``uc.path("predictions", "dt=2026-11-20")``."""
-        from airsage import storage
+        from airsage.storage import join
 
-        return storage.join(self.data_root(settings), *parts)
+        return join(self.data_root(settings), *parts)
 
 
 # =========================================================================== loading

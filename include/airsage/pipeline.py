@@ -250,7 +250,29 @@ def decide(uc: UseCase, version: str, decision: str, *, actor: str, comment: str
     else:
         raise ConfigError(f"unknown decision {decision!r}", key="decision",
                           fix="Use approve, reject, promote or rollback.")
-    return v.to_dict()
+    card_uri = refresh_model_card(uc, v.version, reg=reg)
+    return {**v.to_dict(), "model_card": card_uri}
+
+
+def refresh_model_card(uc: UseCase, version: str, *, reg=None) -> str | None:
+    """Regenerate a version's model card (JSON + HTML) from the registry and attach it to the version."""
+    from airsage.cards import build_model_card, render_model_card_html
+    from airsage.registry import ModelRegistry
+
+    reg = reg or ModelRegistry.from_settings()
+    card = build_model_card(reg, uc.registered_model_name, str(version), uc)
+    v = reg.attach_model_card(uc.registered_model_name, str(version), card, render_model_card_html(card))
+    from airsage.registry import types as _t
+
+    return v.tags.get(_t.TAG_MODEL_CARD)
+
+
+def approval_summary(uc: UseCase, version: str) -> str:
+    """The approver's view of a version (metrics vs champion, gates, bias headline), as Markdown."""
+    from airsage.cards import approval_summary_markdown
+    from airsage.registry import ModelRegistry
+
+    return approval_summary_markdown(uc, str(version), ModelRegistry.from_settings())
 
 
 def resolve_model(uc: UseCase, *, alias: str | None = None, version: str | None = None,
@@ -275,7 +297,7 @@ def transform_spec(uc: UseCase, model: dict[str, Any], partition: dt.date, run_k
         "max_payload_mb": t.max_payload_mb, "input_filter": t.input_filter, "join_source": t.join_source,
         "output_filter": t.output_filter, "assemble_with": t.assemble_with,
         "model_name": model["name"], "model_version": str(model["version"]), "run_key": run_key,
-        "partition": str(partition), "record_id_col": uc.schema_.record_id,
+        "partition_date": str(partition), "record_id_col": uc.schema_.record_id,
         "capture_uri": uc.path("capture") if t.capture else None, "fail_on_file_error": False,
     }
     params.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})

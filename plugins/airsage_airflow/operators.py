@@ -82,14 +82,12 @@ class RunJobOperator(BaseOperator):
             backend = pipeline.backend_for(uc, job_key)
             handle = backend.submit(spec)
             self.log.info("Submitted %s job %s to the %s backend", spec.kind, spec.name, backend.name)
-            if handle.console_url:
-                context["ti"].xcom_push(key="console_url", value=handle.console_url)
+            context["ti"].xcom_push(key="console_url", value=handle.console_url or "")
             if backend.name == "sagemaker" and self.deferrable:
                 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
-                self.defer(trigger=SageMakerTrigger(**backend.trigger_kwargs(handle),
-                                                    aws_conn_id=uc.sagemaker.aws_conn_id,
-                                                    region_name=uc.sagemaker.region, waiter_delay=30),
+                self.defer(trigger=SageMakerTrigger(**backend.trigger_kwargs(handle), waiter_delay=30,
+                                                    waiter_max_attempts=int(spec.resources.get("max_runtime_s", 86400)) // 30 + 10),
                            method_name="execute_complete", kwargs={"spec": spec.to_dict(), "job_key": job_key})
             status = self._wait(backend, handle)
             return self._result(spec, status)

@@ -70,7 +70,7 @@ def aggregate(local: np.ndarray, agg_method: str = "mean_abs") -> np.ndarray:
                       fix=f"Use one of {list(AGG_METHODS)}.")
 
 
-def _check_additivity(local: np.ndarray, expected: float, output: np.ndarray, tol: float, on_error: str,
+def check_additivity(local: np.ndarray, expected: float, output: np.ndarray, tol: float, on_error: str,
                       what: str) -> tuple[float, bool]:
     err = float(np.max(np.abs(local.sum(axis=1) + expected - output))) if len(output) else 0.0
     ok = err <= tol * max(1.0, float(np.max(np.abs(output))) if len(output) else 1.0)
@@ -102,7 +102,7 @@ def tree_shap(booster: Any, x: np.ndarray, *, feature_names: Sequence[str] | Non
                           fix='Use "explainer": "kernel" for multi-class models.')
     local = contribs[:, :-1].astype(np.float64)
     expected = float(contribs[0, -1]) if len(contribs) else float("nan")
-    err, ok = _check_additivity(local, expected, margin, tol, on_additivity_error, "TreeSHAP")
+    err, ok = check_additivity(local, expected, margin, tol, on_additivity_error, "TreeSHAP")
     return ExplainResult("tree_shap", "log_odds", tuple(names), local, expected, margin, err, ok, agg_method)
 
 
@@ -144,7 +144,7 @@ def kernel_shap(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, base
     local = np.asarray(values, dtype=np.float64).reshape(len(x), -1)
     expected = float(np.asarray(explainer.expected_value).reshape(-1)[0])
     output = f(x)
-    err, ok = _check_additivity(local, expected, output, tol, on_additivity_error, "KernelSHAP")
+    err, ok = check_additivity(local, expected, output, tol, on_additivity_error, "KernelSHAP")
     space = "log_odds" if use_logit else "probability"
     return ExplainResult("kernel_shap", space, tuple(feature_names), local, expected, output, err, ok, agg_method)
 

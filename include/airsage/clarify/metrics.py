@@ -377,17 +377,15 @@ def _is_text_dtype(series: pd.Series) -> bool:
     return series.dtype.name in ("str", "string", "object") or isinstance(series.dtype, pd.StringDtype)
 
 
-def series_datatype(series: pd.Series, values: Sequence[Any] | None = None) -> DataType:
+def series_datatype(series: pd.Series, values: Sequence[Any] | None = None,
+                    factorized: tuple[np.ndarray, Any] | None = None) -> DataType:
     """smclarify's ``series_datatype``: decides categorical vs continuous (a known gotcha, kept on purpose)."""
-    uniqueness = divide(series.nunique(), series.count())
+    codes, uniques = factorized if factorized is not None else pd.factorize(series, sort=False)
+    uniqueness = divide(len(uniques), int(np.count_nonzero(codes >= 0)))  # nunique / count
     if series.dtype.name == "category" or (values is not None and len(values) > 1):
         return DataType.CATEGORICAL
     if _is_text_dtype(series):
-        try:
-            series.astype(object).astype("int64")
-            castable = True
-        except (ValueError, TypeError, OverflowError):
-            castable = False
+        castable = _int_castable(series.head(1)) and _int_castable(series)  # the first row fails fast
         if castable and uniqueness >= UNIQUENESS_THRESHOLD:
             return DataType.CONTINUOUS
     elif pd.api.types.is_float_dtype(series.dtype):
@@ -398,11 +396,29 @@ def series_datatype(series: pd.Series, values: Sequence[Any] | None = None) -> D
     return DataType.CATEGORICAL
 
 
+def _int_castable(series: pd.Series) -> bool:
+    try:
+        series.astype(object).astype("int64")
+        return True
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def as_category(series: pd.Series, factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
+    """``series.astype("category")`` with the same == semantics, without pandas 3's detour through an Arrow
+    string array (categories in order of appearance instead of sorted: nothing here depends on the order)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    codes, uniques = factorized if factorized is not None else pd.factorize(series, sort=False)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=uniques), name=series.name)
+
+
 def ensure_series_data_type(series: pd.Series, values: list[Any] | None) -> tuple[DataType, pd.Series, list | None]:
     """Type, converted series and (for a continuous series) the numeric threshold list."""
-    dtype = series_datatype(series, values)
+    factorized = pd.factorize(series, sort=False)
+    dtype = series_datatype(series, values, factorized)
     if dtype == DataType.CATEGORICAL:
-        return dtype, series.astype("category"), values
+        return dtype, as_category(series, factorized), values
     values = list(values) if values else values
     if values and not isinstance(values[0], (int, float)):
         try:
@@ -579,8 +595,14 @@ def _column(df: pd.DataFrame, ref: str | pd.Series | np.ndarray | None, what: st
         if ref not in df.columns:
             raise ConfigError(f"{what} column {ref!r} is not in the dataset", key=what,
                               fix=f"Use one of the dataset's columns: {list(df.columns)[:20]}.")
-        return df[ref].reset_index(drop=True)
-    return pd.Series(np.asarray(ref) if not isinstance(ref, pd.Series) else ref.to_numpy(), name=what)
+        series = df[ref]
+    elif isinstance(ref, pd.Series):
+        series = ref
+    else:
+        return pd.Series(np.asarray(ref), name=what)
+    if isinstance(series.index, pd.RangeIndex) and series.index.start == 0 and series.index.step == 1:
+        return series
+    return series.reset_index(drop=True)
 
 
 def _cdd_table(counts_g: np.ndarray | None, codes_in_d: list[int], axis_pos: int) -> np.ndarray | None:
@@ -693,15 +715,37 @@ def bias_report(
     ``feature_columns``: FT's inputs (default: every column except facet, label and predicted label).
     ``[r.to_dict() for r in result]`` equals smclarify's output.
     """
+    return bias_reports(df, [(facet_name, facet_values)], label_name, positive_values, stage, predicted_label,
+                        group_variable, methods, predicted_positive=predicted_positive,
+                        feature_columns=feature_columns)[facet_name]
+
+
+def bias_reports(
+    df: pd.DataFrame,
+    facets: Sequence[tuple[str, Sequence[Any] | None]],
+    label_name: str,
+    positive_values: Sequence[Any],
+    stage: str = "pre_training",
+    predicted_label: str | pd.Series | np.ndarray | None = None,
+    group_variable: str | pd.Series | np.ndarray | None = None,
+    methods: str | Sequence[str] = "all",
+    *,
+    predicted_positive: np.ndarray | None = None,
+    feature_columns: Sequence[str] | None = None,
+) -> dict[str, list[FacetReport]]:
+    """``bias_report`` for several facets ``[(name, values), ...]``, preparing labels, predictions and the
+    group variable once. FT's default inputs exclude the facet being analysed (other facets stay in)."""
     stage = _stage(stage)
     names = _resolve_methods(methods, stage)
-    if facet_name not in df.columns:
-        raise ConfigError(f"Facet column {facet_name!r} is not present in the dataset", key="facet.name_or_index",
-                          fix=f"Use one of the dataset's columns: {list(df.columns)[:20]}.")
+    for facet_name, _ in facets:
+        if facet_name not in df.columns:
+            raise ConfigError(f"Facet column {facet_name!r} is not present in the dataset",
+                              key="facet.name_or_index",
+                              fix=f"Use one of the dataset's columns: {list(df.columns)[:20]}.")
     labels = label_index(_column(df, label_name, "label"), positive_values)
     n = len(df)
     pred = np.zeros(n, dtype=np.int64)
-    features, feature_error = None, None
+    drop = {label_name}
     if stage == "post_training":
         if predicted_positive is not None:
             pred_mask = np.asarray(predicted_positive, dtype=bool)
@@ -714,15 +758,19 @@ def bias_report(
             raise ConfigError(f"{len(pred_mask)} predictions for {n} rows", key="predicted_label",
                               fix="Give one prediction per dataset row.")
         pred = pred_mask.astype(np.int64)
-        if "FT" in names:
-            drop = {facet_name, label_name} | ({predicted_label} if isinstance(predicted_label, str) else set())
-            cols = list(feature_columns) if feature_columns is not None else [c for c in df.columns if c not in drop]
-            cols = [c for c in cols if c != facet_name]
-            features, feature_error = _ft_features(df[cols])
+        if isinstance(predicted_label, str):
+            drop.add(predicted_label)
     gcodes, n_groups = _group_codes(_column(df, group_variable, "group_variable"))
-    prep = _Prepared(labels.positive.astype(np.int64), pred, gcodes, n_groups, features, feature_error)
-    facet = facet_groups(df[facet_name].reset_index(drop=True), facet_values)
-    return facet_metrics(facet, prep, names)
+    out: dict[str, list[FacetReport]] = {}
+    for facet_name, facet_values in facets:
+        features, feature_error = None, None
+        if stage == "post_training" and "FT" in names:
+            cols = list(feature_columns) if feature_columns is not None else [c for c in df.columns if c not in drop]
+            features, feature_error = _ft_features(df[[c for c in cols if c != facet_name]])
+        prep = _Prepared(labels.positive.astype(np.int64), pred, gcodes, n_groups, features, feature_error)
+        facet = facet_groups(_column(df, facet_name, "facet"), facet_values)
+        out.setdefault(facet_name, []).extend(facet_metrics(facet, prep, names))  # a facet may be listed twice
+    return out
 
 
 def label_value_or_threshold(series: pd.Series, positive_values: Sequence[Any]) -> str:

@@ -9,8 +9,8 @@ This module gives the same exact neighbours faster when it can:
   configured exactly as smclarify does (same values, same error messages);
 * otherwise a k-d tree (``scipy.spatial.cKDTree``, exact Euclidean distances) when a timed sample says
   it beats brute force (tabular data whose distances are dominated by a few wide columns: 5-30x), else
-  scikit-learn's brute force. Among neighbours tied at exactly the k-th distance, the lowest row index
-  wins (what the brute-force heap does with equal distances).
+  scikit-learn's brute force. Query rows with an exact tie at the k-th distance are handed to
+  scikit-learn (configured as smclarify), since which tied point wins is an implementation detail.
 
 Both paths are exact nearest-neighbour searches; they can differ from scikit-learn's brute force only
 when two distances differ by less than its rounding error (it uses ||x||^2 - 2x.y + ||y||^2).
@@ -45,18 +45,19 @@ def sklearn_majority(xa: np.ndarray, ya: np.ndarray, xd: np.ndarray, k: int, alg
     return np.asarray(knn.predict(xd), dtype=bool)
 
 
-def _resolve_ties(xa: np.ndarray, xd: np.ndarray, idx: np.ndarray, dist: np.ndarray, k: int) -> np.ndarray:
-    """Rows whose k-th and (k+1)-th distances tie: recompute exactly, lowest index wins among equals."""
+def _resolve_ties(xa: np.ndarray, ya: np.ndarray, xd: np.ndarray, idx: np.ndarray, dist: np.ndarray,
+                  k: int) -> np.ndarray:
+    """Rows whose k-th and (k+1)-th distances tie exactly: which of the tied points is chosen is an
+    implementation detail of the search, so ask scikit-learn (configured as smclarify) for those rows."""
     tied = np.flatnonzero(dist[:, k - 1] == dist[:, k])
     out = idx[:, :k].copy()
-    for r in tied:
-        d2 = ((xa - xd[r]) ** 2).sum(axis=1)
-        order = np.lexsort((np.arange(len(d2)), d2))  # by distance, then by index
-        out[r] = order[:k]
+    if len(tied):
+        knn = _sklearn_knn(k).fit(xa, ya)
+        out[tied] = knn.kneighbors(xd[tied], return_distance=False)
     return out
 
 
-def tree_neighbours(xa: np.ndarray, xd: np.ndarray, k: int, tree=None) -> np.ndarray:
+def tree_neighbours(xa: np.ndarray, ya: np.ndarray, xd: np.ndarray, k: int, tree=None) -> np.ndarray:
     """Indices (into xa) of the k exact nearest neighbours of every row of xd."""
     from scipy.spatial import cKDTree
 
@@ -66,7 +67,7 @@ def tree_neighbours(xa: np.ndarray, xd: np.ndarray, k: int, tree=None) -> np.nda
     dist, idx = dist.reshape(len(xd), kk), idx.reshape(len(xd), kk)
     if kk == k:  # no (k+1)-th neighbour exists: nothing can tie beyond k
         return idx
-    return _resolve_ties(xa, xd, idx, dist, k)
+    return _resolve_ties(xa, ya, xd, idx, dist, k)
 
 
 def _vote(ya: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
@@ -105,4 +106,4 @@ def knn_majority(xa: np.ndarray, ya: np.ndarray, xd: np.ndarray, k: int, *, meth
     tree = cKDTree(xa)
     if method == "auto" and _choose(xa, ya, xd, k, tree) == "brute":
         return sklearn_majority(xa, ya, xd, k, algorithm="brute")
-    return _vote(ya, tree_neighbours(xa, xd, k, tree), k)
+    return _vote(ya, tree_neighbours(xa, ya, xd, k, tree), k)

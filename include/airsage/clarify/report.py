@@ -44,7 +44,8 @@ METRIC_INFO: dict[str, tuple[str, str, float, float]] = {
 
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}h3{margin-top:1.5em}
-table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
+td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}.flag{background:#fde2e1}
 .err{color:#999}.note{color:#555;font-size:.9em}svg{display:block;margin:.5em 0}"""
 
@@ -87,9 +88,10 @@ def bar_chart(labels: list[str], values: list[float], *, width: int = 640, title
     span = max([abs(v - centre) for v in finite] + [1e-12])
     row, left, right = 22, 190, 70
     height = row * len(labels) + 30
-    plot = width - left - right
     has_neg = any(v is not None and v < centre for v in values)
-    zero_x = left + (plot / 2 if has_neg else 0)
+    pad = 60 if has_neg else 6  # room for the value printed left of a negative bar
+    plot = width - left - pad - right
+    zero_x = left + pad + (plot / 2 if has_neg else 0)
     scale = (plot / 2 if has_neg else plot) / span
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{_esc(title)}"><title>{_esc(title)}</title>',
@@ -113,7 +115,7 @@ def bar_chart(labels: list[str], values: list[float], *, width: int = 640, title
 
 
 def beeswarm(names: list[str], local: np.ndarray, values: np.ndarray, *, width: int = 680,
-             max_points: int = 600, seed: int = 0) -> str:
+             max_points: int = 300, seed: int = 0) -> str:
     """One row per feature: a dot per record at its SHAP value, jittered, coloured low (blue) to high (red)."""
     rng = np.random.default_rng(seed)
     n = local.shape[0]
@@ -145,10 +147,11 @@ def beeswarm(names: list[str], local: np.ndarray, values: np.ndarray, *, width: 
         else:
             frac = np.full(len(col), 0.5)
         jitter = rng.uniform(-row * 0.35, row * 0.35, size=len(rows))
+        parts.append('<g fill-opacity="0.6">')
         for v, f, j, ok in zip(local[rows, i], frac, jitter, finite):
             colour = f"rgb({int(40 + 200 * f)},60,{int(240 - 200 * f)})" if ok else "#bbb"
-            parts.append(f'<circle cx="{xpos(float(v)):.1f}" cy="{y + j:.1f}" r="2" fill="{colour}" '
-                         'fill-opacity="0.6"/>')
+            parts.append(f'<circle cx="{xpos(float(v)):.1f}" cy="{y + j:.1f}" r="2" fill="{colour}"/>')
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -199,7 +202,7 @@ def _shap_section(analysis: dict, local: np.ndarray | None, feature_values: np.n
     if local is not None and names is not None and len(local):
         idx = [names.index(k) for k in order if k in names]
         out += ["<h3>Summary of local values</h3>",
-                '<p class="note">One dot per record (a sample of at most 600); colour shows the feature value, '
+                '<p class="note">One dot per record (a sample of at most 300); colour shows the feature value, '
                 "from low (blue) to high (red).</p>",
                 beeswarm([names[i] for i in idx], local[:, idx],
                          feature_values[:, idx] if feature_values is not None else np.zeros((len(local), len(idx))))]

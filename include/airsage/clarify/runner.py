@@ -10,7 +10,8 @@ Output directory (published as a unit with ``airsage.storage.atomic_dir``)::
 
 Which columns are what: the label, the predicted label, the join-source column and ``excluded_columns``
 are not model inputs; every other column is a *feature* (sent to the model; FlipTest's inputs). Facets
-and the group variable may be excluded columns: they are still read for bias analysis.
+and the group variable may be excluded columns: they are still read for bias analysis. An excluded column
+that the dataset does not have is ignored.
 """
 from __future__ import annotations
 
@@ -151,18 +152,16 @@ def _bias_block(df: pd.DataFrame, cfg: AnalysisConfig, stage: str, cols: dict, f
     spec = cfg.pre_training_bias if stage == "pre_training" else cfg.post_training_bias
     methods = spec.methods if spec.methods == "all" else list(spec.methods)
     label_values = list(cfg.label_values_or_threshold)
-    facets: dict[str, list] = {}
-    for f in cfg.facet:
-        facet_col = resolve(df, f.name_or_index, "facet.name_or_index")
-        reports = metrics.bias_report(
-            df, facet_col, list(f.value_or_threshold) if f.value_or_threshold else None, cols["label"],
-            label_values, stage, predicted_label=cols["predicted"], group_variable=cols["group"], methods=methods,
-            predicted_positive=predicted_positive if cols["predicted"] is None else None,
-            feature_columns=[c for c in feature_cols if c != facet_col])
-        facets.setdefault(facet_col, []).extend(r.to_dict() for r in reports)
+    facets = [(resolve(df, f.name_or_index, "facet.name_or_index"),
+               list(f.value_or_threshold) if f.value_or_threshold else None) for f in cfg.facet]
+    reports = metrics.bias_reports(
+        df, facets, cols["label"], label_values, stage, predicted_label=cols["predicted"],
+        group_variable=cols["group"], methods=methods,
+        predicted_positive=predicted_positive if cols["predicted"] is None else None, feature_columns=feature_cols)
+    facet_dicts = {name: [r.to_dict() for r in entries] for name, entries in reports.items()}
     return {"label": cols["label"],
             "label_value_or_threshold": metrics.label_value_or_threshold(df[cols["label"]], label_values),
-            "facets": facets}
+            "facets": facet_dicts}
 
 
 def _predict(model: Any, df: pd.DataFrame, feature_cols: list[str]) -> np.ndarray:
@@ -286,7 +285,8 @@ def analyse_uri(config_uri: str, dataset_uri: str, output_uri: str, *, model_uri
 
 def feature_columns(df: pd.DataFrame, cfg: AnalysisConfig) -> list[str]:
     """The columns treated as features for ``cfg`` (everything but label, predicted label, join source, excluded)."""
-    excluded = {resolve(df, e, "excluded_columns") for e in cfg.excluded_columns}
+    excluded = {resolve(df, e, "excluded_columns") for e in cfg.excluded_columns
+                if not (isinstance(e, str) and e not in df.columns)}  # an absent excluded column is no error
     skip = {resolve(df, cfg.label, "label"), resolve(df, cfg.predicted_label, "predicted_label"),
             resolve(df, cfg.joinsource_name_or_index, "joinsource_name_or_index")} | excluded
     return [c for c in df.columns if c not in skip]

@@ -1,7 +1,7 @@
 """Which container image a SageMaker job runs, per region.
 
 The ECR accounts are AWS's, copied from the SageMaker Python SDK's ``image_uri_config``
-(``xgboost.json`` framework versions 0.90-1 .. 2.1-0, ``clarify.json``, ``model-monitor.json``).
+(``xgboost.json`` framework versions up to 3.2-0, ``clarify.json``, ``model-monitor.json``).
 Only a few regions are listed on purpose: a region that is missing is a ``ConfigError`` naming the
 fix (add it here, or set ``sagemaker.image_uri``), never a guessed account.
 """
@@ -33,7 +33,11 @@ MODEL_MONITOR_ACCOUNTS = {
     "eu-west-1": "468650794304",
     "eu-central-1": "048819808253",
 }
-XGBOOST_FRAMEWORK_VERSIONS = ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1", "2.1-0")
+# Framework versions; the same accounts and repository for all (SDK xgboost.json; 3.2-0 added by SDK PR #6008).
+XGBOOST_FRAMEWORK_VERSIONS = ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1", "2.1-0", "3.0-5", "3.2-0")
+# Airsage needs Python >= 3.11 in the job. 3.2-0 ships Python 3.12 and XGBoost 3.2 (aws/deep-learning-containers
+# PR #6024); 3.0-5 ships Python 3.10 (PR #6174) and the older images older Pythons.
+RUNS_AIRSAGE = frozenset({"3.2-0"})
 
 
 def _ecr(account: str, region: str, repository: str, tag: str | None) -> str:
@@ -50,11 +54,16 @@ def _account(table: dict[str, str], region: str, what: str) -> str:
     return table[region]
 
 
-def xgboost_image_uri(region: str, framework_version: str = "1.7-1") -> str:
+def xgboost_image_uri(region: str, framework_version: str = "3.2-0") -> str:
     """The SageMaker XGBoost framework image (training and serving in script mode)."""
     if framework_version not in XGBOOST_FRAMEWORK_VERSIONS:
         raise ConfigError(f"unknown SageMaker XGBoost framework version {framework_version!r}",
-                          key="sagemaker.framework_version", fix=f"Use one of {list(XGBOOST_FRAMEWORK_VERSIONS)}.")
+                          key="sagemaker.framework_version", fix=f"Use one of {sorted(RUNS_AIRSAGE)}.")
+    if framework_version not in RUNS_AIRSAGE:
+        raise ConfigError(f"the SageMaker XGBoost {framework_version} image has a Python older than 3.11, which "
+                          "Airsage's code needs", key="sagemaker.framework_version",
+                          fix=f"Use framework_version {sorted(RUNS_AIRSAGE)[-1]} (Python 3.12), or build your own "
+                              "image FROM it and set sagemaker.image_uri.")
     return _ecr(_account(XGBOOST_FRAMEWORK_ACCOUNTS, region, "SageMaker XGBoost"), region, "sagemaker-xgboost",
                 framework_version)
 

@@ -9,9 +9,10 @@ Job kinds and what they become:
 
 * ``train`` -> ``CreateTrainingJob`` in *script mode*: the SageMaker XGBoost framework image runs
   ``airsage_train.py`` from the uploaded sourcedir, which runs ``python -m <entrypoint>``
-  (see ``packaging``). Metrics come from the ``airsage-metric name=value`` log lines.
-* ``tune`` -> ``CreateHyperParameterTuningJob``: the same training definition, the search space as
-  parameter ranges and the objective as one of those metrics.
+  (see ``packaging``). Metrics (``test:<name>``) come from the ``airsage-metric name=value`` log lines.
+* ``tune`` -> ``CreateHyperParameterTuningJob``: the same training definition, the local tuner's
+  search space as parameter ranges; each trial is the local tuner on one candidate and the objective
+  is its validation metric (``validation:<objective>``, from the ``airsage-trial`` log line).
 * ``transform`` -> ``CreateModel`` + ``CreateTransformJob`` with the transform settings
   (SplitType, BatchStrategy, MaxPayloadInMB, DataProcessing, AssembleWith, Accept, ContentType,
   DataCaptureConfig) taken from ``JobSpec.parameters``, the same keys the local transform reads.
@@ -47,12 +48,23 @@ CREATE_OPERATION = {"train": "CreateTrainingJob", "tune": "CreateHyperParameterT
 MAX_TUNING_NAME = 32  # HyperParameterTuningJobName is at most 32 characters
 DIGEST_ENV = "AIRSAGE_SPEC_DIGEST"
 
-# Metrics the train entrypoint prints as ``airsage-metric <name>=<value>`` (EvaluationReport.metrics()).
+# Held-out test metrics the train/tune entrypoints print as ``airsage-metric <name>=<value>``
+# (airsage.training.outputs.print_metrics) -> MetricDefinitions ``test:<name>``.
 METRICS = ("auc", "pr_auc", "precision", "recall", "f1", "accuracy", "log_loss", "brier", "ece", "positive_rate")
 MINIMIZE = frozenset({"log_loss", "brier", "ece"})
-METRIC_PREFIX = "validation:"
+TEST_PREFIX = "test:"
+VALIDATION_PREFIX = "validation:"
 _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|inf|-inf)"
+# The tune entrypoint prints one line per trial; its metric is the *validation* objective.
+TRIAL_REGEX = r"airsage-trial \d+ status=Completed metric=" + _NUMBER
 STRATEGIES = {"random": "Random", "grid": "Grid", "bayesian": "Bayesian", "hyperband": "Hyperband"}
+TUNE_ENTRYPOINT = "airsage.entrypoints.tune"
+# The local tuner's defaults (airsage.training.tuning), repeated here because compute must not import
+# the training domain; a test keeps them equal.
+TUNING_OBJECTIVES = ("auc", "pr_auc", "f1", "log_loss")
+DEFAULT_SEARCH_SPACE = {"max_depth": [3, 8], "eta": [0.03, 0.3], "min_child_weight": [1.0, 10.0],
+                        "subsample": [0.6, 1.0], "colsample_bytree": [0.5, 1.0]}
+INT_PARAMS = frozenset({"max_depth", "num_round", "max_bin", "max_leaves"})
 
 OPT_ML = "/opt/ml"
 PROCESSING_INPUT = "/opt/ml/processing/input"
@@ -72,6 +84,7 @@ CONSOLE_ROUTES = {"train": "jobs", "tune": "hyper-tuning-jobs", "transform": "tr
 # Clarify (SDK SageMakerClarifyProcessor._run) and Model Monitor (SDK model_monitoring.py) wiring
 CLARIFY_CONFIG_PATH = f"{PROCESSING_INPUT}/config"
 CLARIFY_DATA_PATH = f"{PROCESSING_INPUT}/data"
+CLARIFY_ALIASES = {"config": "analysis_config", "data": "dataset"}
 MONITOR_BASELINE_INPUT = "baseline_dataset_input"
 MONITOR_CONSTRAINTS_PATH = "/opt/ml/processing/baseline/constraints"
 MONITOR_STATISTICS_PATH = "/opt/ml/processing/baseline/stats"
@@ -101,9 +114,13 @@ def spec_digest(spec: JobSpec) -> str:
     return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def metric_definitions() -> list[dict[str, str]]:
-    """MetricDefinitions matching the train entrypoint's ``airsage-metric <name>=<value>`` lines."""
-    return [{"Name": f"{METRIC_PREFIX}{m}", "Regex": rf"airsage-metric {m}={_NUMBER}"} for m in METRICS]
+def metric_definitions(validation_objective: str | None = None) -> list[dict[str, str]]:
+    """MetricDefinitions for the ``airsage-metric <name>=<value>`` lines (``test:<name>``), plus
+    ``validation:<objective>`` from the tune entrypoint's ``airsage-trial ... metric=<value>`` line."""
+    defs = [{"Name": f"{TEST_PREFIX}{m}", "Regex": rf"airsage-metric {m}={_NUMBER}"} for m in METRICS]
+    if validation_objective:
+        defs.append({"Name": f"{VALIDATION_PREFIX}{validation_objective}", "Regex": TRIAL_REGEX})
+    return defs
 
 
 def _require_s3(uri: str, what: str, key: str = "data.root") -> str:
@@ -217,16 +234,36 @@ def training_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute, *, s
     return {"TrainingJobName": spec.name, **parts, "HyperParameters": hps, "Tags": _tags(spec, sm, usecase)}
 
 
-def parameter_ranges(search_space: Mapping[str, Any], strategy: str = "Random") -> dict[str, list[dict]]:
-    """SageMaker ParameterRanges from ``training.tuning.search_space``.
+def _linspace(lo: float, hi: float, k: int) -> list[float]:
+    return [lo + (hi - lo) * i / (k - 1) for i in range(k)]
 
-    ``name: [low, high]`` with two integers is an integer range, with any float a continuous one;
-    any other list is a categorical set; a mapping ``{type, min, max, values, scaling}`` is explicit.
-    Grid search takes categorical ranges only, so integer ranges are expanded and continuous ones refused.
+
+def _grid_levels(name: str, bounds: list, k: int) -> list:
+    """The local tuner's grid levels (``airsage.training.tuning._levels``)."""
+    if len(bounds) > 2:
+        return list(bounds)
+    lo, hi = bounds
+    if name in INT_PARAMS or all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+        return sorted({int(round(v)) for v in _linspace(int(lo), int(hi), k)})
+    return [float(f"{v:.6g}") for v in _linspace(float(lo), float(hi), k)]
+
+
+def parameter_ranges(search_space: Mapping[str, Any], strategy: str = "Random",
+                     max_trials: int = 8) -> dict[str, list[dict]]:
+    """SageMaker ParameterRanges from ``training.tuning.search_space``, read as the local tuner reads it.
+
+    ``name: [low, high]`` is an integer range when the name is an integer XGBoost parameter or both
+    bounds are integers, else continuous (log-scaled when ``high / low >= 10``, as the local tuner
+    samples it); a longer list is a set of levels (categorical); ``{type, min, max, values, scaling}``
+    is explicit. Grid search takes categorical ranges only: each range becomes the local tuner's grid
+    levels (``k = floor(max_trials ** (1 / n))``, at least 2, per parameter).
     """
     out: dict[str, list[dict]] = {"IntegerParameterRanges": [], "ContinuousParameterRanges": [],
                                   "CategoricalParameterRanges": []}
+    k = max(2, int(max_trials ** (1 / max(len(search_space), 1)) + 1e-9))
     for name, spec in sorted(search_space.items()):
+        key = f"training.tuning.search_space.{name}"
+        scaling = None
         if isinstance(spec, Mapping):
             kind = str(spec.get("type", "continuous")).lower()
             low, high, values, scaling = spec.get("min"), spec.get("max"), spec.get("values"), spec.get("scaling")
@@ -234,20 +271,18 @@ def parameter_ranges(search_space: Mapping[str, Any], strategy: str = "Random") 
             vals = list(spec)
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
             if len(vals) == 2 and numeric:
-                kind = "integer" if all(isinstance(v, int) for v in vals) else "continuous"
-                low, high, values, scaling = vals[0], vals[1], None, None
+                low, high, values = vals[0], vals[1], None
+                kind = "integer" if name in INT_PARAMS or all(isinstance(v, int) for v in vals) else "continuous"
+                if kind == "continuous" and low > 0 and high / low >= 10:
+                    scaling = "Logarithmic"
             else:
-                kind, low, high, values, scaling = "categorical", None, None, vals, None
-        key = f"training.tuning.search_space.{name}"
-        if kind in ("integer", "continuous"):
-            if low is None or high is None or not float(low) < float(high):
-                raise ConfigError(f"range for {name!r} needs min < max, got {low!r}..{high!r}", key=key,
-                                  fix="Write the range as [low, high] with low < high.")
-        if strategy == "Grid" and kind == "integer":
-            kind, values = "categorical", list(range(int(low), int(high) + 1))
-        if strategy == "Grid" and kind == "continuous":
-            raise ConfigError(f"grid search cannot search the continuous range {name!r}", key=key,
-                              fix="List the values to try (name: [0.05, 0.1, 0.3]) or use strategy: random.")
+                kind, low, high, values = "categorical", None, None, vals
+        if kind in ("integer", "continuous") and (low is None or high is None or not float(low) < float(high)):
+            raise ConfigError(f"range for {name!r} needs min < max, got {low!r}..{high!r}", key=key,
+                              fix="Write the range as [low, high] with low < high.")
+        if strategy == "Grid" and kind in ("integer", "continuous"):
+            kind, values = "categorical", _grid_levels(name, [low, high] if kind == "continuous" else
+                                                       [int(low), int(high)], k)
         if kind == "categorical":
             if not values or len(values) > 30:
                 raise ConfigError(f"{name!r} needs 1..30 values to try, got {len(values or [])}", key=key,
@@ -262,45 +297,69 @@ def parameter_ranges(search_space: Mapping[str, Any], strategy: str = "Random") 
     return {k: v for k, v in out.items() if v}
 
 
+def tuning_settings(spec: JobSpec) -> dict[str, Any]:
+    """The tuning settings of a ``tune`` spec: its ``airsage_tuning`` hyperparameter (what the local
+    tune entrypoint reads), overridden by keys in ``spec.parameters``."""
+    raw = spec.hyperparameters.get("airsage_tuning") or "{}"
+    try:
+        settings = dict(json.loads(raw))
+    except ValueError as exc:
+        raise ConfigError(f"the airsage_tuning hyperparameter is not JSON: {exc}", key="JobSpec.hyperparameters",
+                          fix="Build it with airsage.training.tuning.tuning_hyperparameters(uc).") from None
+    settings.update({k: v for k, v in spec.parameters.items() if v is not None})
+    if "ranges" in settings and not settings.get("search_space"):
+        settings["search_space"] = settings["ranges"]
+    return settings
+
+
 def tuning_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute, *, sourcedir_uri: str,
                    usecase: str | None = None) -> dict[str, Any]:
     """``CreateHyperParameterTuningJob`` for a ``tune`` spec.
 
-    ``parameters``: ``search_space`` (or ``ranges``), ``objective`` (a metric name, default ``auc``),
-    ``strategy`` (random|grid|bayesian|hyperband), ``max_trials``, ``max_parallel``, ``seed`` and
-    ``trial_entrypoint`` (what each trial runs; default ``airsage.entrypoints.train``).
+    Settings come from ``tuning_settings(spec)``: ``search_space`` (default: the local tuner's),
+    ``objective`` (default ``auc``), ``strategy``, ``max_trials``, ``max_parallel`` (default 1),
+    ``seed`` and ``trial_entrypoint`` (default: the spec's entrypoint).
+
+    With the tune entrypoint each trial is the local tuner restricted to SageMaker's candidate
+    (``airsage_train.py`` rewrites ``airsage_tuning`` to that one point): it is scored on the
+    validation split carved from the training side, and the trial's model is refit on the whole
+    training side, exactly as locally; the objective is ``validation:<objective>``. With
+    ``trial_entrypoint: airsage.entrypoints.train`` the objective is the held-out *test* metric
+    (``test:<objective>``), which is faster but lets the test set choose the hyperparameters.
     """
-    p = spec.parameters
+    p = tuning_settings(spec)
     strategy = STRATEGIES.get(str(p.get("strategy", "random")).lower())
     if strategy is None:
         raise ConfigError(f"unknown tuning strategy {p.get('strategy')!r}", key="training.tuning.strategy",
                           fix=f"Use one of {sorted(STRATEGIES)}.")
+    trial = str(p.get("trial_entrypoint") or spec.entrypoint)
     objective = str(p.get("objective", "auc"))
-    if objective not in METRICS:
+    allowed = TUNING_OBJECTIVES if trial == TUNE_ENTRYPOINT else METRICS
+    if objective not in allowed:
         raise ConfigError(f"unknown tuning objective {objective!r}", key="training.tuning.objective",
-                          fix=f"Use one of {list(METRICS)} (the metrics the train entrypoint logs).")
-    ranges = parameter_ranges(p.get("search_space") or p.get("ranges") or {}, strategy)
+                          fix=f"Use one of {list(allowed)}.")
+    max_trials = int(p.get("max_trials", 8))
+    ranges = parameter_ranges(p.get("search_space") or DEFAULT_SEARCH_SPACE, strategy, max_trials)
     tuned = sorted(r["Name"] for group in ranges.values() for r in group)
-    if not tuned:
-        raise ConfigError("tuning needs a search space", key="training.tuning.search_space",
-                          fix="Add e.g. search_space: {max_depth: [3, 8], eta: [0.03, 0.3]}.")
     parts = _training_parts(spec, sm, compute, sourcedir_uri)
-    trial = str(p.get("trial_entrypoint") or "airsage.entrypoints.train")
+    validation = trial == TUNE_ENTRYPOINT
+    parts["AlgorithmSpecification"]["MetricDefinitions"] = metric_definitions(objective if validation else None)
     static = {str(k): v for k, v in spec.hyperparameters.items() if k not in tuned}
     static.update(script_mode_hyperparameters(sm, sourcedir_uri, trial))
     static["airsage_tuned"] = json.dumps(tuned)
     limits: dict[str, int] = {"MaxParallelTrainingJobs": int(p.get("max_parallel", 1))}
     if strategy != "Grid":  # grid runs every combination; SageMaker derives the count
-        limits["MaxNumberOfTrainingJobs"] = int(p.get("max_trials", 8))
+        limits["MaxNumberOfTrainingJobs"] = max_trials
+    metric = f"{VALIDATION_PREFIX if validation else TEST_PREFIX}{objective}"
     config: dict[str, Any] = {
         "Strategy": strategy,
         "HyperParameterTuningJobObjective": {"Type": "Minimize" if objective in MINIMIZE else "Maximize",
-                                             "MetricName": f"{METRIC_PREFIX}{objective}"},
+                                             "MetricName": metric},
         "ResourceLimits": limits,
         "ParameterRanges": ranges,
         "TrainingJobEarlyStoppingType": "Off",
     }
-    if p.get("seed") is not None:
+    if p.get("seed") is not None and strategy != "Grid":
         config["RandomSeed"] = int(p["seed"])
     return {"HyperParameterTuningJobName": tuning_job_name(spec.name), "HyperParameterTuningJobConfig": config,
             "TrainingJobDefinition": {"StaticHyperParameters": static, **parts},
@@ -309,6 +368,9 @@ def tuning_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute, *, sou
 
 # ----------------------------------------------------------------------------- transform
 CONTENT_TYPES = ("text/csv", "application/jsonlines", "application/json", "application/x-parquet")
+# airsage.transform.settings.INFERENCE_FIELDS (repeated: compute must not import a domain room; a test
+# keeps them equal)
+LOCAL_INFERENCE_FIELDS = ("inference_id", "model_name", "model_version", "predicted_label", "score")
 JOINABLE = ("text/csv", "application/json", "application/jsonlines")
 
 
@@ -326,9 +388,16 @@ def model_request(spec: JobSpec, sm: SageMakerSpec, *, sourcedir_uri: str | None
                           fix="Pass the registered version's model.tar.gz URI as inputs['model'].")
     _require_s3(model_uri, "the model artifact", key="mlflow.artifact_root")
     submit = MODEL_CODE_SUBMIT_DIR if (sm.enable_network_isolation or not sourcedir_uri) else sourcedir_uri
-    container = {"Image": image_uri(sm), "ModelDataUrl": model_uri,
-                 "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": submit,
-                                 "SAGEMAKER_REGION": sm.region, "SAGEMAKER_CONTAINER_LOG_LEVEL": "20"}}
+    env = {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": submit,
+           "SAGEMAKER_REGION": sm.region, "SAGEMAKER_CONTAINER_LOG_LEVEL": "20"}
+    p = spec.parameters
+    fields = p.get("inference_fields") or LOCAL_INFERENCE_FIELDS  # what the local engine returns per record
+    env["AIRSAGE_INFERENCE_FIELDS"] = fields if isinstance(fields, str) else ",".join(fields)
+    for key, var in (("model_name", "AIRSAGE_MODEL_NAME"), ("model_version", "AIRSAGE_MODEL_VERSION"),
+                     ("record_id_col", "AIRSAGE_RECORD_ID_COL")):
+        if p.get(key) is not None:
+            env[var] = str(p[key])
+    container = {"Image": image_uri(sm), "ModelDataUrl": model_uri, "Environment": env}
     req: dict[str, Any] = {"ModelName": spec.name, "PrimaryContainer": container, "ExecutionRoleArn": sm.role_arn,
                            "EnableNetworkIsolation": bool(sm.enable_network_isolation),
                            "Tags": _tags(spec, sm, usecase)}
@@ -416,8 +485,10 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
         client_cfg["InvocationsMaxRetries"] = int(p["invocations_max_retries"])
     if client_cfg:
         req["ModelClientConfig"] = client_cfg
-    if p.get("capture"):
-        dest = p.get("capture_uri") or f"{sm.s3_prefix.rstrip('/')}/capture/{spec.name}"
+    if p.get("capture") or p.get("capture_uri"):
+        # SageMaker's own capture format, kept apart from Airsage's capture tables under capture_uri
+        dest = (f"{str(p['capture_uri']).rstrip('/')}/sagemaker/{spec.name}" if p.get("capture_uri")
+                else f"{sm.s3_prefix.rstrip('/')}/capture/{spec.name}")
         req["DataCaptureConfig"] = {"DestinationS3Uri": _require_s3(dest, "the capture URI"),
                                     "GenerateInferenceId": True, **_kms(sm)}
     return req
@@ -468,13 +539,16 @@ def processing_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute, *,
         env.update({"AIRSAGE_OPT_ML": OPT_ML, "PYTHONPATH": CODE_DIR})
         outputs = _processing_output("output", spec.output_uri, sm)
     elif spec.kind == "clarify":
-        missing = [ch for ch in ("analysis_config", "dataset") if ch not in spec.inputs]
+        # SDK input names; the local layout's channel names (config/, data/) are accepted as aliases
+        named = {CLARIFY_ALIASES.get(ch, ch): uri for ch, uri in spec.inputs.items()}
+        missing = [ch for ch in ("analysis_config", "dataset") if ch not in named]
         if missing:
             raise ConfigError(f"a managed Clarify job needs inputs {missing}", key="JobSpec.inputs",
-                              fix="Pass inputs['analysis_config'] (analysis_config.json) and inputs['dataset'].")
+                              fix="Pass inputs['analysis_config'] (analysis_config.json) and inputs['dataset'] "
+                                  "(or 'config' and 'data', the local channel names).")
         paths = {"analysis_config": CLARIFY_CONFIG_PATH, "dataset": CLARIFY_DATA_PATH}
         inputs = [_processing_input(ch, uri, paths.get(ch, f"{PROCESSING_INPUT}/{ch}"))
-                  for ch, uri in sorted(spec.inputs.items())]
+                  for ch, uri in sorted(named.items())]
         app = {"ImageUri": clarify_image_uri(sm.region)}
         env = {DIGEST_ENV: env[DIGEST_ENV], **{str(k): str(v) for k, v in spec.environment.items()}}
         outputs = _processing_output("analysis_result", spec.output_uri, sm)
@@ -518,25 +592,28 @@ def _dataset_format(p: Mapping[str, Any]) -> dict[str, Any]:
 def _monitor_inputs_env(spec: JobSpec) -> tuple[list[dict], dict[str, str]]:
     """Model Monitor analyzer wiring (reference b.1): a baseline run without baseline inputs, a check with them."""
     p = spec.parameters
-    if "dataset" not in spec.inputs:
+    given = dict(spec.inputs)
+    if MONITOR_BASELINE_INPUT in given and "dataset" not in given:
+        given["dataset"] = given.pop(MONITOR_BASELINE_INPUT)
+    if "dataset" not in given:
         raise ConfigError("a managed Model Monitor job needs inputs['dataset']", key="JobSpec.inputs",
-                          fix="Pass the data to analyse as inputs['dataset'].")
-    checking = "baseline_constraints" in spec.inputs or "baseline_statistics" in spec.inputs
+                          fix="Pass the data to analyse as inputs['dataset'] (or 'baseline_dataset_input').")
+    checking = "baseline_constraints" in given or "baseline_statistics" in given
     dataset_name = "dataset" if checking else MONITOR_BASELINE_INPUT
     dataset_path = f"{PROCESSING_INPUT}/{dataset_name}"
-    inputs = [_processing_input(dataset_name, spec.inputs["dataset"], dataset_path)]
+    inputs = [_processing_input(dataset_name, given["dataset"], dataset_path)]
     env = {"dataset_format": json.dumps(_dataset_format(p)), "dataset_source": dataset_path,
            "output_path": PROCESSING_OUTPUT,
            "publish_cloudwatch_metrics": str(p.get("publish_cloudwatch_metrics", "Disabled"))}
-    if "baseline_constraints" in spec.inputs:
-        uri = spec.inputs["baseline_constraints"]
+    if "baseline_constraints" in given:
+        uri = given["baseline_constraints"]
         inputs.append(_processing_input("constraints", uri, MONITOR_CONSTRAINTS_PATH))
         env["baseline_constraints"] = f"{MONITOR_CONSTRAINTS_PATH}/{_basename(uri)}"
-    if "baseline_statistics" in spec.inputs:
-        uri = spec.inputs["baseline_statistics"]
+    if "baseline_statistics" in given:
+        uri = given["baseline_statistics"]
         inputs.append(_processing_input("baseline", uri, MONITOR_STATISTICS_PATH))
         env["baseline_statistics"] = f"{MONITOR_STATISTICS_PATH}/{_basename(uri)}"
-    for other, uri in sorted(spec.inputs.items()):
+    for other, uri in sorted(given.items()):
         if other not in ("dataset", "baseline_constraints", "baseline_statistics"):
             inputs.append(_processing_input(other, uri, f"{PROCESSING_INPUT}/{other}"))
     env.update({k: str(p[k]) for k in MONITOR_ENV_KEYS if p.get(k) is not None})

@@ -70,18 +70,21 @@ def run() -> dict:
         raise ConfigError(f"no data under {data} and no dataset_uri", key="dataset_uri",
                           fix="Mount the data as the processing input 'dataset' or set dataset_uri.")
     model = None
-    model_dir = _model_dir(contract.processing_input("model"))
-    if model_dir is not None:
-        from airsage.model import ModelBundle
-
-        model = ModelBundle.load(model_dir)
+    mounted = contract.processing_input("model")
+    model_dir = _model_dir(mounted)
     out = contract.processing_output()
     stage = out.parent / f".clarify-stage-{uuid.uuid4().hex[:8]}"
     try:
+        if model_dir is not None:
+            from airsage.model import ModelBundle
+
+            model = ModelBundle.load(model_dir)
         result = run_analysis(cfg, dataset, str(stage), model=model)
         _publish(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if model_dir is not None and model_dir != mounted:
+            shutil.rmtree(model_dir, ignore_errors=True)
     return {**result.to_dict(), "output_uri": str(out)}
 
 

@@ -1,36 +1,46 @@
-"""The serving module of an Airsage model on SageMaker (batch transform or an endpoint).
+"""The serving module of an Airsage model on SageMaker (batch transform, or an endpoint).
 
 SageMaker's framework containers call four functions: ``model_fn(model_dir)`` once, then per request
 ``input_fn(body, content_type)`` -> ``predict_fn(data, model)`` -> ``output_fn(prediction, accept)``.
 
-How it gets there: ``airsage.compute.packaging`` ships a two-line ``inference.py`` that re-exports
-these functions, either at the root of the S3 sourcedir (``SAGEMAKER_SUBMIT_DIRECTORY=s3://...``) or
-inside the model artifact as ``code/inference.py`` (``packaging.add_inference_code(model_dir)``,
+How it gets there: ``airsage.compute.packaging`` ships a two-line ``inference.py`` re-exporting these
+functions, either at the root of the S3 sourcedir (``SAGEMAKER_SUBMIT_DIRECTORY=s3://.../sourcedir.tar.gz``)
+or inside the model artifact as ``code/inference.py`` (``packaging.add_inference_code(model_dir)``;
 ``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code``), with ``SAGEMAKER_PROGRAM=inference.py``.
 
-Requests:
+Requests (SageMaker has already applied the transform's ``InputFilter``):
 
-* ``text/csv``: header-less rows, one record per line, the model's features **in the model's
-  feature order** (drop id columns with the transform's ``InputFilter``, e.g. ``$[1:]``).
-* ``application/jsonlines``: one JSON object per line keyed by feature name (extra keys are
-  ignored), or one JSON array per line in feature order.
+* ``text/csv``: header-less rows, one record per line, the features in the model's feature order
+  (drop id columns with ``InputFilter``, e.g. ``$[1:]``).
+* ``application/jsonlines``: one JSON value per line: an object keyed by feature name (extra keys
+  ignored) or an array in feature order.
 * ``application/json``: one object, a list of objects/arrays, or ``{"instances": [...]}``.
-* ``application/x-parquet``: a whole Parquet file (``SplitType=None`` only).
+* ``application/x-parquet``: a whole Parquet file (``SplitType=None``).
 
-Responses, one per input record and in input order (what ``JoinSource=Input`` needs):
+Values are parsed exactly as the local batch transform parses them (``airsage.transform.records``:
+empty or null -> missing; non-numeric text in a numeric feature is an error), so both score alike.
 
-* ``text/csv``: ``score,predicted_label`` per line.
-* ``application/jsonlines``: ``{"score": s, "predicted_label": l}`` per line.
-* ``application/json``: ``{"predictions": [{"score": s, "predicted_label": l}, ...]}``.
+Responses: one record per input record, in input order (what ``JoinSource=Input`` needs), made of the
+fields in ``AIRSAGE_INFERENCE_FIELDS`` (comma-separated; default ``score,predicted_label``). The
+SageMaker backend sets it, with ``AIRSAGE_MODEL_NAME`` / ``AIRSAGE_MODEL_VERSION``, from the
+transform's ``inference_fields`` so the output matches the local engine's:
 
-``score`` is the probability of the positive class; ``predicted_label`` is 1 when
-``score > threshold`` (the bundle's decision threshold), else 0, as everywhere else in Airsage.
+* ``text/csv``: the fields as CSV columns;
+* ``application/jsonlines``: one object per line, e.g. ``{"score": 0.31, "predicted_label": 0}``;
+* ``application/json``: ``{"predictions": [{...}, ...]}``.
+
+``score`` is the probability of the positive class; ``predicted_label`` is 1 when ``score`` is above
+the bundle's threshold. ``inference_id`` is the record's id when ``AIRSAGE_RECORD_ID_COL`` names a
+field the (filtered) JSON record or Parquet file still has, as the local engine does; else
+``<sha1(request)[:16]>-<n>`` (the container sees neither the original CSV row nor the file name and
+record number the local engine falls back to).
 """
 from __future__ import annotations
 
-import csv
+import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,16 +52,20 @@ JSON = "application/json"
 PARQUET = "application/x-parquet"
 SUPPORTED_INPUT = (CSV, JSONLINES, JSON, PARQUET)
 SUPPORTED_OUTPUT = (CSV, JSONLINES, JSON)
+DEFAULT_FIELDS = ("score", "predicted_label")
+FIELDS_ENV, MODEL_NAME_ENV, MODEL_VERSION_ENV = "AIRSAGE_INFERENCE_FIELDS", "AIRSAGE_MODEL_NAME", "AIRSAGE_MODEL_VERSION"
+RECORD_ID_ENV = "AIRSAGE_RECORD_ID_COL"
 _ALIASES = {"application/x-jsonlines": JSONLINES, "application/jsonl": JSONLINES, "text/x-csv": CSV,
             "application/parquet": PARQUET}
 
 
 @dataclass(frozen=True)
 class Records:
-    """Parsed request: positional rows (feature order) and/or keyed records, in input order."""
+    """A parsed request: the records in input order (CSV rows as lists of strings, JSON values as is)."""
 
     content_type: str
-    rows: list[Any]  # each a list (positional) or a dict (by feature name)
+    rows: list[Any]
+    request_id: str  # sha1 of the body, the prefix of generated inference ids
     frame: Any = None  # a pandas DataFrame (Parquet input)
 
 
@@ -60,6 +74,7 @@ class Prediction:
     content_type: str  # of the request: the default response format
     scores: list[float]
     labels: list[int]
+    inference_ids: list[str]
 
 
 def _media_type(value: str | None) -> str | None:
@@ -69,102 +84,154 @@ def _media_type(value: str | None) -> str | None:
     return _ALIASES.get(base, base)
 
 
-def _text(body: bytes | str | bytearray) -> str:
-    return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
+def _bytes(body: bytes | bytearray | str) -> bytes:
+    return bytes(body) if isinstance(body, (bytes, bytearray)) else str(body).encode("utf-8")
+
+
+def _bad(reason: str, fix: str) -> DataValidationError:
+    return DataValidationError("inference request", [reason], fix=fix)
 
 
 # ---------------------------------------------------------------------------- the four functions
 def model_fn(model_dir):
-    """Load the model bundle unpacked from model.tar.gz."""
+    """Load the model bundle that SageMaker unpacked from model.tar.gz."""
     from airsage.model import ModelBundle
 
     return ModelBundle.load(model_dir)
 
 
 def input_fn(body: bytes | str, content_type: str | None = CSV) -> Records:
-    """Parse a request body; the feature order is applied in ``predict_fn`` (it needs the model)."""
+    """Parse a request body; feature order and value parsing happen in ``predict_fn`` (it has the model)."""
+    import csv
+
+    raw = _bytes(body)
+    rid = hashlib.sha1(raw).hexdigest()[:16]
     ctype = _media_type(content_type) or CSV
+    if ctype == PARQUET:
+        import pandas as pd
+
+        return Records(PARQUET, [], rid, frame=pd.read_parquet(io.BytesIO(raw)))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(f"body is not UTF-8 text: {exc}", "Send UTF-8 CSV or JSON.") from None
     if ctype == CSV:
-        text = _text(body)
-        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-        return Records(CSV, rows)
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text), strict=True) if r and any(c.strip() for c in r)]
+        except csv.Error as exc:
+            raise _bad(f"not valid CSV: {exc}", "Send header-less CSV rows, one record per line.") from None
+        return Records(CSV, rows, rid)
     if ctype == JSONLINES:
         rows = []
-        for n, line in enumerate(_text(body).splitlines(), 1):
+        for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
                 except ValueError as exc:
-                    raise DataValidationError("inference request", [f"line {n} is not JSON: {exc}"],
-                                              fix="Send one JSON object per line (application/jsonlines).") from None
-        return Records(JSONLINES, rows)
+                    raise _bad(f"line {n} is not JSON: {exc}", "Send one JSON value per line.") from None
+        return Records(JSONLINES, rows, rid)
     if ctype == JSON:
         try:
-            obj = json.loads(_text(body))
+            obj = json.loads(text)
         except ValueError as exc:
-            raise DataValidationError("inference request", [f"body is not JSON: {exc}"],
-                                      fix="Send a JSON object, a list of objects, or {\"instances\": [...]}.") from None
+            raise _bad(f"body is not JSON: {exc}", "Send an object, a list of records or {\"instances\": [...]}.") from None
         if isinstance(obj, dict) and "instances" in obj:
             obj = obj["instances"]
         rows = obj if isinstance(obj, list) and (not obj or isinstance(obj[0], (list, dict))) else [obj]
-        return Records(JSON, rows)
-    if ctype == PARQUET:
-        import pandas as pd
-
-        data = body if isinstance(body, (bytes, bytearray)) else str(body).encode("latin-1")
-        return Records(PARQUET, [], frame=pd.read_parquet(io.BytesIO(bytes(data))))
-    raise DataValidationError("inference request", [f"unsupported content type {content_type!r}"],
-                              fix=f"Send one of {list(SUPPORTED_INPUT)} (the transform's ContentType).")
+        return Records(JSON, rows, rid)
+    raise _bad(f"unsupported content type {content_type!r}",
+               f"Send one of {list(SUPPORTED_INPUT)} (the transform's ContentType).")
 
 
-def _frame(data: Records, feature_names: list[str]):
+def _frame(data: Records, model):
+    """The model-input frame, built the way the local batch transform builds it."""
+    import numpy as np
     import pandas as pd
 
+    from airsage.transform import records as rec
+    from airsage.transform.jsonpath import RecordError
+
+    features = list(model.feature_names)
+    categorical = dict(model.categorical)
     if data.frame is not None:
-        return data.frame
-    positional = [r for r in data.rows if isinstance(r, list)]
-    keyed = [r for r in data.rows if isinstance(r, dict)]
-    if positional and keyed:
-        raise DataValidationError("inference request", ["mixes JSON arrays and objects"],
-                                  fix="Send either arrays in feature order or objects keyed by feature name.")
-    if keyed:
-        missing = sorted({f for r in keyed for f in feature_names if f not in r})
+        missing = [f for f in features if f not in data.frame.columns]
         if missing:
-            raise DataValidationError("inference request", [f"record(s) lack feature(s) {missing[:10]}"],
-                                      fix="Send every model feature (null for a missing value).")
-        return pd.DataFrame([{f: r[f] for f in feature_names} for r in keyed], columns=feature_names)
-    bad = [i for i, r in enumerate(positional) if len(r) != len(feature_names)]
-    if bad:
-        raise DataValidationError(
-            "inference request",
-            [f"record {bad[0] + 1} has {len(positional[bad[0]])} values, the model takes {len(feature_names)}"],
-            fix="Send header-less rows with exactly the model's features in its order; drop id or label "
-                "columns with the transform's DataProcessing.InputFilter (e.g. \"$[1:]\").")
-    values = [[None if (isinstance(v, str) and v == "") else v for v in r] for r in positional]
-    return pd.DataFrame(values, columns=feature_names, dtype=object)
+            raise _bad(f"the Parquet input lacks feature column(s) {missing[:10]}", "Send every model feature.")
+        return data.frame
+    values: dict[str, list] = {f: [] for f in features}
+    for i, raw in enumerate(data.rows):
+        try:
+            row = rec.feature_values(raw, features, features)
+            for f in features:
+                v = row[f]
+                values[f].append(rec.to_category(v, f) if f in categorical else rec.to_number(v, f))
+        except RecordError as exc:
+            raise _bad(f"record {i + 1}: {exc}", "Send the model's features in its order (CSV/arrays) or by name "
+                                                 "(objects); drop other columns with the transform's InputFilter.") from None
+    return pd.DataFrame({f: (pd.Series(values[f], dtype=object) if f in categorical
+                             else np.asarray(values[f], dtype=np.float64)) for f in features})
 
 
 def predict_fn(data: Records, model) -> Prediction:
-    """Score the records with the bundle (same encoding as every other Airsage scorer)."""
+    """Score the records with the bundle (the same encoding as every other Airsage scorer)."""
+    import numpy as np
+
     if data.frame is None and not data.rows:
-        return Prediction(data.content_type, [], [])
-    frame = _frame(data, list(model.feature_names))
-    proba = model.predict_proba(frame)
-    labels = model.predict_label(proba)
-    return Prediction(data.content_type, [float(p) for p in proba], [int(v) for v in labels])
+        return Prediction(data.content_type, [], [], [])
+    frame = _frame(data, model)
+    scores = np.asarray(model.predict_proba_encoded(model.encode(frame)), dtype=np.float64)
+    labels = (scores > float(model.threshold)).astype(np.int64)
+    return Prediction(data.content_type, scores.tolist(), labels.tolist(), _inference_ids(data, len(scores)))
+
+
+def _inference_ids(data: Records, n: int) -> list[str]:
+    from airsage.transform import records as rec
+    from airsage.transform.jsonpath import RecordError
+
+    generated = [f"{data.request_id}-{i}" for i in range(n)]
+    col = os.environ.get(RECORD_ID_ENV)
+    if not col or data.frame is not None:
+        if col and data.frame is not None and col in data.frame.columns:
+            return [str(v) for v in data.frame[col].tolist()]
+        return generated
+    out = []
+    for raw, fallback in zip(data.rows, generated):
+        # by name only: a position in a filtered CSV row is not the position in the original record
+        if not isinstance(raw, dict) or col not in raw:
+            out.append(fallback)
+            continue
+        try:
+            out.append(rec.record_id(raw, col, JSONLINES))
+        except RecordError:  # an empty id
+            out.append(fallback)
+    return out
+
+
+def inference_fields() -> tuple[str, ...]:
+    raw = os.environ.get(FIELDS_ENV, "")
+    fields = tuple(f.strip() for f in raw.split(",") if f.strip()) or DEFAULT_FIELDS
+    allowed = ("inference_id", "model_name", "model_version", "predicted_label", "score")
+    bad = [f for f in fields if f not in allowed]
+    if bad:
+        raise DataValidationError("inference settings", [f"{FIELDS_ENV} names unknown field(s) {bad}"],
+                                  fix=f"Use names from {list(allowed)}.")
+    return fields
 
 
 def output_fn(prediction: Prediction, accept: str | None = None) -> str:
-    """Serialise one response record per input record (CSV by default for Parquet input)."""
+    """One response record per input record, in order (CSV for Parquet input unless asked otherwise)."""
+    from airsage.transform import records as rec
+
     atype = _media_type(accept)
     if atype in (None, "*/*"):
         atype = prediction.content_type if prediction.content_type in SUPPORTED_OUTPUT else CSV
-    pairs = list(zip(prediction.scores, prediction.labels))
-    if atype == CSV:
-        return "".join(f"{s!r},{lab}\n" for s, lab in pairs)
-    if atype == JSONLINES:
-        return "".join(json.dumps({"score": s, "predicted_label": lab}) + "\n" for s, lab in pairs)
+    if atype not in SUPPORTED_OUTPUT:
+        raise DataValidationError("inference response", [f"unsupported accept type {accept!r}"],
+                                  fix=f"Ask for one of {list(SUPPORTED_OUTPUT)} (the transform's Accept).")
+    fields = inference_fields()
+    name, version = os.environ.get(MODEL_NAME_ENV, ""), os.environ.get(MODEL_VERSION_ENV, "")
+    records = [{"inference_id": i, "model_name": name, "model_version": version, "predicted_label": lab, "score": s}
+               for i, s, lab in zip(prediction.inference_ids, prediction.scores, prediction.labels)]
     if atype == JSON:
-        return json.dumps({"predictions": [{"score": s, "predicted_label": lab} for s, lab in pairs]})
-    raise DataValidationError("inference response", [f"unsupported accept type {accept!r}"],
-                              fix=f"Ask for one of {list(SUPPORTED_OUTPUT)} (the transform's Accept).")
+        return json.dumps({"predictions": [rec.inference(fields, r, JSONLINES) for r in records]})
+    return "".join(rec.serialize(rec.inference(fields, r, atype), atype) + "\n" for r in records)

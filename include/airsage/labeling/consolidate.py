@@ -66,6 +66,8 @@ def vote(annotations: Sequence[Annotation]) -> tuple[Any, Annotation, bool]:
     """(winning label, representative annotation, conflict?) for the annotations of one record."""
     if not annotations:
         raise ValueError("vote() needs at least one annotation")
+    if len(annotations) == 1:
+        return annotations[0].label, annotations[0], False
     by_label: dict[Any, list[Annotation]] = {}
     for a in annotations:
         by_label.setdefault(a.label, []).append(a)

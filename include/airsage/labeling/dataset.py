@@ -9,10 +9,11 @@ Layout below the root (``uc.data_root()`` or an explicit ``output_root``)::
     datasets/latest.json                   pointer to the most recently imported version
 
 **Version = content.** ``canonical_sha256`` hashes a canonical serialisation of the rows sorted by
-record id: a header with the column names and kinds, then each column in order as fixed-width
-little-endian values (float64 with one NaN bit pattern and -0.0 as 0.0, int64, bool as one byte,
-timestamps as int64 microseconds UTC) or length-prefixed UTF-8 strings (missing = 0xFFFFFFFF). It does
-not depend on pandas/pyarrow versions or Parquet encoding. ``ds-`` + its first 12 hex digits names the
+record id: a header (format name, JSON list of [column, kind], uint64 row count), then each column
+in order as little-endian values: float64 (one NaN bit pattern, -0.0 as 0.0), int64, bool as one byte,
+timestamps as int64 microseconds UTC; a string column is its uint32 UTF-8 byte lengths (missing =
+0xFFFFFFFF) followed by the concatenated UTF-8 bytes. It does not depend on pandas/pyarrow versions
+or Parquet encoding. ``ds-`` + its first 12 hex digits names the
 version, so importing the same labels again yields the same version and writes nothing.
 
 Dataset columns: record id, event time, the features (numeric as float64, categorical as str), the
@@ -140,14 +141,25 @@ def _column_bytes(series: "pd.Series", kind: str) -> bytes:
         ts = pd.to_datetime(series, utc=True).dt.as_unit("us")
         arr = ts.to_numpy(dtype="datetime64[us]").astype(np.int64)
         return arr.astype("<i8").tobytes()
-    parts = []
-    for v in series.astype(object).where(series.notna(), None):
-        if v is None:
-            parts.append(b"\xff\xff\xff\xff")
-        else:
-            b = str(v).encode("utf-8")
-            parts.append(struct.pack("<I", len(b)) + b)
-    return b"".join(parts)
+    import pyarrow as pa
+
+    missing = series.isna().to_numpy()
+    try:
+        arr = pa.array(series, from_pandas=True)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            raise pa.ArrowTypeError("not strings")
+        arr = arr.cast(pa.large_string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed objects: their text form
+        arr = pa.array([None if m else str(v) for v, m in zip(series.tolist(), missing)], type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.offset:
+        arr = pa.concat_arrays([arr])  # a zero-offset copy: buffers start at row 0
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[: len(arr) + 1]
+    lengths = np.diff(offsets).astype(np.uint32)
+    lengths[missing] = 0xFFFFFFFF
+    data = arr.buffers()[2]
+    return lengths.astype("<u4").tobytes() + (data.to_pybytes()[int(offsets[0]): int(offsets[-1])] if data else b"")
 
 
 def canonical_sha256(df: "pd.DataFrame", sort_by: str | None = None) -> str:

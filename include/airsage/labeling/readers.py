@@ -135,6 +135,8 @@ def detect_label_attribute(path: str | Path, configured: str | None = None, *, s
         if obj is not None:
             for k in label_attribute_candidates(obj):
                 seen[k] = seen.get(k, 0) + 1
+            if configured and configured in seen:
+                return configured  # found: no need to read on
     name = source_name or str(path)
     if configured:
         if seen and configured not in seen:

@@ -31,16 +31,16 @@ def is_path(data: Any) -> bool:
     return isinstance(data, (str, os.PathLike))
 
 
-def iter_chunks(data: Any, columns: list[str] | None = None) -> Iterator[Chunk]:
+def iter_chunks(data: Any, columns: list[str] | None = None, exclude: Iterable[str] = ()) -> Iterator[Chunk]:
     """Yield ``data`` as chunks: a DataFrame/Table as one chunk, a Parquet path row group by row
-    group, an iterable of frames one by one. ``columns`` restricts what is read from Parquet."""
+    group, an iterable of frames one by one. ``columns`` / ``exclude`` limit what is read from Parquet."""
     if isinstance(data, (pd.DataFrame, pa.Table, pa.RecordBatch)):
         yield data
     elif is_path(data):
-        yield from iter_parquet(str(data), columns=columns)
+        yield from iter_parquet(str(data), columns=columns, exclude=exclude)
     elif isinstance(data, Iterable):
         for item in data:
-            yield from iter_chunks(item, columns=columns)
+            yield from iter_chunks(item, columns=columns, exclude=exclude)
     else:
         raise DataValidationError("monitoring input", [f"unsupported input type {type(data).__name__}"],
                                   fix="Pass a pandas DataFrame, a pyarrow Table, an iterable of those, "
@@ -54,24 +54,28 @@ def parquet_files(uri: str) -> list[str]:
     return files
 
 
-def iter_parquet(uri: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
-    """Row groups of every Parquet file under ``uri`` (a file or a directory/prefix)."""
+def iter_parquet(uri: str, columns: list[str] | None = None, exclude: Iterable[str] = ()) -> Iterator[pa.Table]:
+    """Row groups of every Parquet file under ``uri`` (a file or a directory/prefix); excluded
+    columns are never decoded."""
+    exclude = set(exclude)
     files = parquet_files(uri)
     if not files:
         raise DataValidationError(uri, ["no Parquet files found"],
                                   fix="Point the monitor at a Parquet file or a directory holding *.parquet files.")
     for f in files:
         with storage.local_copy(f) as local:
-            pf = pq.ParquetFile(local, read_dictionary=_string_columns(pq.read_schema(local), columns))
-            wanted = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+            schema = pq.read_schema(local)
+            wanted = [c for c in (schema.names if columns is None else columns)
+                      if c in schema.names and c not in exclude]
+            pf = pq.ParquetFile(local, read_dictionary=_string_columns(schema, wanted))
             for i in range(pf.num_row_groups):
                 yield pf.read_row_group(i, columns=wanted)
 
 
-def _string_columns(schema: pa.Schema, columns: list[str] | None) -> list[str]:
+def _string_columns(schema: pa.Schema, columns: list[str]) -> list[str]:
     """String columns are read dictionary-encoded: counting categories is then a bincount."""
     return [f.name for f in schema if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
-            and (columns is None or f.name in columns)]
+            and f.name in columns]
 
 
 def column_names(chunk: Chunk) -> list[str]:
@@ -158,9 +162,9 @@ def category_counts(chunk: Chunk, name: str) -> tuple[dict[str, int], int]:
     """(value -> count over non-null values, number of nulls). Values are compared as strings."""
     if isinstance(chunk, pd.DataFrame):
         s = chunk[name]
-        counts = s.value_counts(dropna=True, sort=False)
-        n_missing = int(len(s) - int(counts.sum()))
-        return {_as_text(k): int(v) for k, v in counts.items()}, n_missing
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)  # ~3x faster than value_counts on objects
+        counts = np.bincount(codes + 1, minlength=len(uniques) + 1)
+        return {_as_text(k): int(c) for k, c in zip(uniques, counts[1:].tolist()) if c}, int(counts[0])
     col = chunk.column(name)
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
     out: dict[str, int] = {}

@@ -152,9 +152,7 @@ def analyze(
 
     for feat in cons_feats or [{"name": n, "inferred_type": getattr(refs[n], "inferred_type", "Unknown")} for n in refs]:
         name = feat["name"]
-        fcfg = _feature_config(cfg, feat.get("monitoringConfigOverrides") or {},
-                               comparison_method=comparison_method, comparison_threshold=comparison_threshold,
-                               categorical_comparison_threshold=categorical_comparison_threshold)
+        fcfg = _feature_config(cfg, feat.get("monitoringConfigOverrides") or {})
         expected = feat.get("inferred_type", "Unknown")
         p = profile.features.get(name)
         if name in missing or p is None:
@@ -230,7 +228,7 @@ def _check_feature(feat: dict[str, Any], p, ref, cfg: dict[str, Any], c_a: float
                 raise ConfigError(f"categorical_drift_method {dist.get('categorical_drift_method')!r} is not supported",
                                   key="monitoring_config.distribution_constraints.categorical_drift_method",
                                   fix="Set it to 'LInfinity' in constraints.json (ChiSquared's thresholding is undocumented).")
-            simple = linf_categorical(p.counts, ref.counts)
+            simple = linf_categorical(p.counts, ref.counts, n_current=p.n_present, n_baseline=ref.n_present)
             threshold = float(dist.get("categorical_comparison_threshold", dist.get("comparison_threshold", 0.1)))
         if simple is not None:
             distance = simple
@@ -253,9 +251,12 @@ def linf_numeric(p: NumericProfile, ref: NumericRef) -> float:
     return float(max(at, left))
 
 
-def linf_categorical(current: dict[str, int], baseline: dict[str, int]) -> float:
-    """``max_k |p_baseline(k) - p_current(k)|`` over the union of categories (non-null values)."""
-    nb, nc = sum(baseline.values()), sum(current.values())
+def linf_categorical(current: dict[str, int], baseline: dict[str, int], *, n_current: int | None = None,
+                     n_baseline: int | None = None) -> float:
+    """``max_k |p_baseline(k) - p_current(k)|`` over the union of categories (non-null values).
+    ``n_*`` are the non-null counts when the value counts are truncated (long tails)."""
+    nb = n_baseline or sum(baseline.values())
+    nc = n_current or sum(current.values())
     if not nb or not nc:
         return 0.0 if nb == nc else 1.0
     keys = set(baseline) | set(current)
@@ -303,7 +304,7 @@ def _merge_config(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     return out
 
 
-def _feature_config(cfg: dict[str, Any], feature_overrides: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+def _feature_config(cfg: dict[str, Any], feature_overrides: dict[str, Any]) -> dict[str, Any]:
     """A feature's ``monitoringConfigOverrides`` (flat or nested keys) on top of the global config."""
     if not feature_overrides:
         return cfg

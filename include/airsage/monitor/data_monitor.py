@@ -12,6 +12,7 @@ from typing import Any
 from airsage import storage
 from airsage.monitor import checks as _checks
 from airsage.monitor import drift as _drift
+from airsage.monitor import profile as _profile
 from airsage.monitor.baseline import STATISTICS_FILE
 
 DRIFT_FILE = "drift.json"
@@ -76,7 +77,7 @@ def monitor_data(
     ``score_column`` with ``score_statistics`` (statistics of the baseline scores) adds prediction
     drift; the score column is then left out of the data-quality column checks.
     """
-    score_ref = _drift._score_ref(score_column, score_statistics)
+    score_ref = _drift.score_ref(score_column, score_statistics)
     extra_refs = {score_column: score_ref} if score_ref is not None else None
     prof = _checks.profile_for_baseline(current, baseline_statistics, baseline_constraints,
                                         exclude_columns=exclude_columns, extra_refs=extra_refs)
@@ -88,14 +89,12 @@ def monitor_data(
     quality = _checks.analyze(None, baseline_statistics, baseline_constraints, comparison_method=comparison_method,
                               comparison_threshold=comparison_threshold, alpha=alpha,
                               exclude_columns=quality_exclude, profile=quality_prof)
-    refs = _checks._profile.refs_from_statistics(baseline_statistics)
+    refs = _profile.refs_from_statistics(baseline_statistics)
     drift = _drift.drift_from_profile(prof, refs, weights=weights, thresholds=thresholds,
                                       score_column=score_column, score_ref=score_ref)
     return DataMonitorReport(quality=quality, drift=drift)
 
 
-def _without(prof, column: str):
-    from airsage.monitor.profile import DatasetProfile
-
-    return DatasetProfile(item_count=prof.item_count, columns=[c for c in prof.columns if c != column],
+def _without(prof: _profile.DatasetProfile, column: str) -> _profile.DatasetProfile:
+    return _profile.DatasetProfile(item_count=prof.item_count, columns=[c for c in prof.columns if c != column],
                           features={k: v for k, v in prof.features.items() if k != column})

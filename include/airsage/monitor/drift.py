@@ -238,15 +238,15 @@ def detect_drift(
     baseline scores) add prediction drift.
     """
     refs = _profile.refs_from_statistics(baseline_statistics)
-    score_ref = _score_ref(score_column, score_statistics)
+    score_ref_ = score_ref(score_column, score_statistics)
     if profile is None:
-        all_refs = {**refs, **({score_column: score_ref} if score_ref else {})}
+        all_refs = {**refs, **({score_column: score_ref_} if score_ref_ else {})}
         profile = _profile.profile_data(current, refs=all_refs, exclude_columns=exclude_columns)
     return drift_from_profile(profile, refs, weights=weights, thresholds=thresholds,
-                              score_column=score_column, score_ref=score_ref)
+                              score_column=score_column, score_ref=score_ref_)
 
 
-def _score_ref(score_column: str | None, score_statistics: dict[str, Any] | None) -> NumericRef | None:
+def score_ref(score_column: str | None, score_statistics: dict[str, Any] | None) -> NumericRef | None:
     if not score_column or not score_statistics:
         return None
     ref = _profile.refs_from_statistics(score_statistics).get(score_column)
@@ -290,7 +290,7 @@ def prediction_drift(scores: Any, score_statistics: dict[str, Any], *, score_col
     """Drift of the model's scores against the baseline scores' statistics (same metrics)."""
     import pandas as pd
 
-    ref = _score_ref(score_column, score_statistics)
+    ref = score_ref(score_column, score_statistics)
     if ref is None:
         from airsage.errors import DataValidationError
 
@@ -306,5 +306,5 @@ def _with_weight(f: FeatureDrift, weight: float) -> FeatureDrift:
 
 
 __all__ = ["DriftThresholds", "FeatureDrift", "DriftReport", "psi", "jensen_shannon", "weights_from_shap",
-           "numeric_drift", "categorical_drift", "detect_drift", "drift_from_profile", "prediction_drift",
+           "numeric_drift", "categorical_drift", "detect_drift", "score_ref", "drift_from_profile", "prediction_drift",
            "wasserstein_from_counts"]

@@ -264,16 +264,12 @@ class _NumericAcc:
             p.all_int_kind &= col.kind in ("int", "bool")
         if not n:
             return
-        if self.ref is not None:
-            cs = np.empty(n + 1)
-            cs[0] = 0.0
-            np.cumsum(xs, out=cs[1:])
-            total = float(cs[-1])
-        else:
-            cs, total = None, float(xs.sum())
+        total = float(xs.sum())
         mean_c = total / n
-        d = xs - mean_c
-        m2_c = float(d @ d)
+        m2_c = float(np.einsum("i,i->", xs, xs)) - total * mean_c  # one pass; einsum, not BLAS (threads)
+        if not (m2_c > 1e-6 * n * mean_c * mean_c):  # ... unless cancellation could bite
+            d = xs - mean_c
+            m2_c = float(np.einsum("i,i->", d, d))
         if p.n_present == 0:
             p.mean, p.m2 = mean_c, m2_c
         else:  # Chan et al. parallel variance
@@ -300,13 +296,27 @@ class _NumericAcc:
             rc = p.ref_counts
             rc.le += le
             rc.lt += lt
-            rc.sum_le += cs[le]
-            rc.sum_lt += cs[lt]
+            sum_lt, sum_le = _prefix_sums(xs, lt, le, total)
+            rc.sum_le += sum_le
+            rc.sum_lt += sum_lt
             rc.total += total
 
     def finish(self) -> NumericProfile:
         self.p.sketch = self.q.points()
         return self.p
+
+
+def _prefix_sums(xs: np.ndarray, *positions: np.ndarray | float) -> list[np.ndarray]:
+    """``xs[:q].sum()`` for every q of each sorted index array, from segment sums between the
+    distinct positions (one vectorised pass; a full cumsum would write a second 1M-array)."""
+    *idx_arrays, total = positions
+    n = len(xs)
+    cuts = np.unique(np.concatenate([[0], *idx_arrays]))
+    cuts = cuts[cuts < n]
+    pre = np.r_[0.0, np.cumsum(np.add.reduceat(xs, cuts))]   # pre[i] = xs[:cuts[i]].sum()
+    pre[-1] = total
+    full = np.r_[cuts, n]
+    return [pre[np.searchsorted(full, q)] for q in idx_arrays]
 
 
 class _CategoricalAcc:
@@ -375,7 +385,7 @@ def profile_data(
     accs: dict[str, _NumericAcc | _CategoricalAcc] = {}
     columns: list[str] = []
     item_count = 0
-    for chunk in _data.iter_chunks(data, columns=read_cols):
+    for chunk in _data.iter_chunks(data, columns=read_cols, exclude=exclude):
         n_rows = _data.num_rows(chunk)
         names = [c for c in _data.column_names(chunk) if c not in exclude]
         for c in names:

@@ -128,10 +128,10 @@ def model_quality_metrics(y_true, scores, threshold: float = 0.5, *, seed: int =
              "true_negative_rate", "false_positive_rate", "false_negative_rate",
              "receiver_operating_characteristic_curve", "precision_recall_curve", "auc", "f0_5",
              "f0_5_best_constant_classifier", "f1", "f1_best_constant_classifier", "f2", "f2_best_constant_classifier"]
+    when = evaluation_time or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return {
         "version": 0.0,
-        "dataset": {"item_count": int(len(y)),
-                    "evaluation_time": evaluation_time or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
+        "dataset": {"item_count": int(len(y)), "evaluation_time": when},
         "binary_classification_metrics": {k: metrics[k] for k in order if k in metrics},
     }
 

@@ -8,7 +8,8 @@ import pandas as pd
 
 
 def smclarify_report(df, facet, values, label, positive, stage, predicted=None, group=None, metrics=("all",)):
-    """smclarify 0.5's bias_report; string columns cast to object (smclarify fails on pandas 3 ``str``)."""
+    """smclarify 0.5's bias_report; string columns cast to object (smclarify fails on pandas 3 ``str``).
+    ``group``: a column name or a Series (a Series is not part of the frame, so not an FT feature)."""
     from smclarify.bias import report as R
 
     logging.getLogger("smclarify").setLevel(logging.CRITICAL)
@@ -20,7 +21,7 @@ def smclarify_report(df, facet, values, label, positive, stage, predicted=None, 
     pc = R.LabelColumn(predicted, df[predicted], list(positive)) if predicted else None
     return R.bias_report(df, R.FacetColumn(facet, list(values) if values else None),
                          R.LabelColumn(label, df[label], list(positive)), st, pc, metrics=list(metrics),
-                         group_variable=df[group] if group else None)
+                         group_variable=df[group] if isinstance(group, str) else group)
 
 
 def mixed_frame(n: int, seed: int) -> pd.DataFrame:
@@ -29,9 +30,10 @@ def mixed_frame(n: int, seed: int) -> pd.DataFrame:
     df = pd.DataFrame({
         "f1": rng.normal(size=n), "f2": rng.integers(0, 50, n).astype(float), "age": rng.integers(18, 80, n),
         "cnt": rng.integers(0, 6, n),
-        "cat": pd.array(rng.choice(list("pqrs"), n, p=[0.4, 0.3, 0.2, 0.1]), dtype=object),
-        "grp": pd.array(rng.choice(["u", "v", "w"], n), dtype=object),
+        "cat": rng.choice(list("pqrs"), n, p=[0.4, 0.3, 0.2, 0.1]),
+        "grp": rng.choice(["u", "v", "w"], n),
     })
+    df = df.astype({"cat": object, "grp": object})
     logit = 0.8 * df.f1 + 0.6 * (df.cat == "p") - 0.02 * (df.age - 40)
     df["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     df["score"] = 1 / (1 + np.exp(-(logit + rng.normal(0, 1, n))))

@@ -1,0 +1,185 @@
+"""Batch transform throughput and memory vs bare XGBoost prediction.
+
+    .venv/bin/python benchmarks/bench_transform.py            # 5M rows + 20M rows (RSS, rows/s)
+    .venv/bin/python benchmarks/bench_transform.py --no-20m   # 5M rows only
+
+* Data: the example generator's Parquet (250k-row row groups), cached in benchmarks/out/transform/
+  (git-ignored; 5M rows ~0.6 GB, 20M ~2.3 GB, generated once).
+* Model: XGBoost, 200 trees, depth 6, hist, on 35 features (30 numeric + 5 categorical) from 100k rows,
+  encoded like ModelBundle; saved as a ModelBundle and loaded by the transform like a job would.
+* Bare predict: ``Booster.inplace_predict`` on the same 5M rows, already encoded in memory as float32,
+  in row-group-sized chunks. Measured before and after the transform; the ratio uses their mean.
+* Transform: ``run_batch_transform`` end to end (read -> encode -> predict -> write) in a subprocess,
+  whose peak RSS is sampled with psutil. Config A: JoinSource None with the record id as inference id
+  (the SageMaker default shape). Config B: the credit_risk use case's default (JoinSource Input: all
+  input columns rewritten) plus data capture.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out" / "transform"
+ROW_GROUP = 250_000
+
+
+def _data(rows: int) -> Path:
+    from airsage.data import generator as g
+
+    path = OUT / f"input_{rows // 1_000_000}m" / "part-00000.parquet"
+    if not path.exists():
+        t0 = time.time()
+        g.write_parquet_chunks(str(path), rows, chunk_rows=500_000, row_group_rows=ROW_GROUP, day="2026-11-20")
+        print(f"generated {rows:,} rows in {time.time() - t0:.0f} s -> {path}", file=sys.stderr)
+    return path
+
+
+def _model() -> Path:
+    directory = OUT / "model"
+    if (directory / "airsage_model.json").exists():
+        return directory
+    import xgboost as xgb
+
+    from airsage.data import generator as g
+    from airsage.model import ModelBundle, vocabularies
+
+    df = g.generate(100_000, seed=7, day="2026-10-01")
+    features = g.NUMERIC + g.CATEGORICAL
+    bundle = ModelBundle("xgboost", features, vocabularies(df, g.CATEGORICAL), label=g.LABEL)
+    params = {"max_depth": 6, "eta": 0.1, "tree_method": "hist", "objective": "binary:logistic", "nthread": 2}
+    bundle.booster = xgb.train(params, xgb.DMatrix(bundle.encode(df), label=df[g.LABEL]), num_boost_round=200)
+    bundle.save(directory)
+    return directory
+
+
+def _bare_predict(model_dir: Path, data: Path) -> tuple[tuple[float, float], list]:
+    import pyarrow.parquet as pq
+
+    from airsage.model import ModelBundle
+    from airsage.transform.encoding import ArrowEncoder
+
+    bundle = ModelBundle.load(model_dir)
+    pf = pq.ParquetFile(data, read_dictionary=list(bundle.categorical))
+    encoder = ArrowEncoder.for_model(bundle)
+    chunks = [encoder.encode(pf.read_row_group(i, columns=bundle.feature_names)) for i in range(pf.num_row_groups)]
+    return _time_predict(bundle, chunks), chunks
+
+
+def _time_predict(bundle, chunks) -> tuple[float, float]:
+    """(rows/s, CPU seconds per million rows): CPU time is the load-independent measure on a shared box."""
+    rows = sum(len(c) for c in chunks)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for c in chunks:
+        bundle.booster.inplace_predict(c)
+    return rows / (time.perf_counter() - t0), (time.process_time() - c0) / rows * 1e6
+
+
+def _transform_subprocess(model_dir: Path, data: Path, out: Path, variant: str) -> dict:
+    import psutil
+
+    cmd = [sys.executable, __file__, "--child", str(model_dir), str(data), str(out), variant]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    samples: list[tuple[float, float]] = []
+    ps = psutil.Process(proc.pid)
+
+    def sample() -> None:
+        t0 = time.time()
+        while proc.poll() is None:
+            try:
+                samples.append((time.time() - t0, ps.memory_info().rss / 2**20))
+            except psutil.Error:
+                break
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    stdout, _ = proc.communicate()
+    thread.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"transform child failed ({proc.returncode})")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    quarter = [max((m for t, m in samples if t <= q * samples[-1][0]), default=0) for q in (0.25, 0.5, 0.75, 1.0)]
+    result["rss_by_quarter_mb"] = [round(q) for q in quarter]
+    return result
+
+
+def _child(model_dir: str, data: str, out: str, variant: str) -> None:
+    import resource
+
+    from airsage.model import ModelBundle
+    from airsage.transform import TransformConfig, run_batch_transform
+
+    bundle = ModelBundle.load(model_dir)
+    join = variant == "joined+capture"
+    config = TransformConfig(join_source="Input" if join else "None")
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    report = run_batch_transform(bundle, data, out, config, model_name="credit_risk", model_version="1",
+                                 run_key="bench", record_id_col="application_id",
+                                 capture_uri=str(Path(out).parent / "capture") if join else None,
+                                 partition_date="2026-11-20")
+    seconds = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
+    print(json.dumps({"rows": report.records_out, "seconds": seconds, "rows_per_s": report.records_out / seconds,
+                      "cpu_s_per_mrow": cpu / report.records_out * 1e6,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "stage_seconds": report.stage_seconds}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-20m", action="store_true", help="skip the 20M-row run")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()[0]
+    model_dir, data5 = _model(), _data(5_000_000)
+    data20 = None if args.no_20m else _data(20_000_000)
+
+    bare1, chunks = _bare_predict(model_dir, data5)
+    a5 = _transform_subprocess(model_dir, data5, OUT / "run" / "a5" / "predictions", "inference-only")
+    from airsage.model import ModelBundle
+
+    bare2 = _time_predict(ModelBundle.load(model_dir), chunks)
+    del chunks
+    bare = (bare1[0] + bare2[0]) / 2
+    bare_cpu = (bare1[1] + bare2[1]) / 2
+    b5 = _transform_subprocess(model_dir, data5, OUT / "run" / "b5" / "predictions", "joined+capture")
+    a20 = None if data20 is None else _transform_subprocess(model_dir, data20, OUT / "run" / "a20" / "predictions",
+                                                            "inference-only")
+    import pyarrow
+    import xgboost
+
+    print(f"## Batch transform benchmark — {dt.date.today()} — nproc {os.cpu_count()} — load avg at start "
+          f"{load0:.1f} — xgboost {xgboost.__version__}, pyarrow {pyarrow.__version__}, Python {platform.python_version()}")
+    print()
+    print(f"Bare `Booster.inplace_predict` (5M rows in memory, 250k chunks): {bare:,.0f} rows/s "
+          f"(before {bare1[0]:,.0f}, after {bare2[0]:,.0f}); {bare_cpu:.2f} CPU s per million rows")
+    print()
+    print("| run | rows | rows/s | ratio to bare | CPU ratio (bare / this) | peak RSS (MiB) "
+          "| RSS by quarter of the run (MiB) | busy s read/predict/write |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    for name, r in (("A: JoinSource None, id + inference", a5), ("B: JoinSource Input + capture", b5),
+                    ("A at 20M rows", a20)):
+        if r is None:
+            continue
+        s = r["stage_seconds"]
+        print(f"| {name} | {r['rows']:,} | {r['rows_per_s']:,.0f} | {r['rows_per_s'] / bare:.2f} | "
+              f"{bare_cpu / r['cpu_s_per_mrow']:.2f} | {r['peak_rss_mb']:.0f} | {r['rss_by_quarter_mb']} | {s['read']:.0f}/{s['predict']:.0f}/{s['write']:.0f} |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

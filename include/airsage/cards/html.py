@@ -1,0 +1,161 @@
+"""Render a model card (``build_model_card``) as one self-contained HTML page.
+
+No scripts, no external stylesheets, fonts or images: inline CSS and inline SVG charts, every value
+HTML-escaped, so the page can be attached to a model version, mailed or archived as it is.
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:60rem;
+color:#1d2330;line-height:1.45;padding:0 1rem}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #dde3ee;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;width:100%}th,td{border:1px solid #dde3ee;padding:.3rem .5rem;
+text-align:left;vertical-align:top;font-size:.92rem}th{background:#f3f6fb;width:28%}
+.badge{display:inline-block;padding:.15rem .6rem;border-radius:1rem;font-weight:600;font-size:.9rem}
+.Approved{background:#d8f3dc;color:#1b4332}.PendingManualApproval{background:#fff3bf;color:#5c4400}
+.Rejected{background:#ffd6d6;color:#7a1010}.pass{color:#1b7a3a;font-weight:600}.fail{color:#b3261e;font-weight:600}
+.muted{color:#5d6678;font-size:.88rem}svg{background:#fbfcfe;border:1px solid #dde3ee;margin:.3rem 0}
+code{background:#f3f6fb;padding:0 .2rem}
+"""
+
+
+def _e(v: Any) -> str:
+    if isinstance(v, (dict, list)):
+        v = json.dumps(v, default=str)
+    return html.escape("" if v is None else str(v))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return '<span class="pass">pass</span>' if v else '<span class="fail">fail</span>'
+    if isinstance(v, float):
+        return _e(f"{v:.4g}")
+    return _e(v)
+
+
+def _kv_table(d: dict[str, Any]) -> str:
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
+            v = ", ".join(str(x) for x in v)
+        if isinstance(v, list) and v and all(isinstance(x, dict) and "name" in x for x in v):
+            cell = _kv_table({str(x["name"]): x.get("value") for x in v})
+        elif isinstance(v, dict) and k != "function":
+            cell = _kv_table(v)
+        elif isinstance(v, dict):
+            cell = _e(", ".join(f"{a}: {b}" for a, b in v.items()))
+        else:
+            cell = _fmt(v) if not isinstance(v, list) else _e(v)
+        rows.append(f"<tr><th>{_e(k.replace('_', ' '))}</th><td>{cell}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _line_svg(points: list[list[float]], x_name: str, y_name: str, w: int = 320, h: int = 240) -> str:
+    pts = [(x, y) for x, y in points if x is not None and y is not None]
+    pad = 30
+    coords = " ".join(f"{pad + x * (w - 2 * pad):.1f},{h - pad - y * (h - 2 * pad):.1f}" for x, y in pts)
+    return (f'<svg width="{w}" height="{h}" role="img" '
+            f'aria-label="{_e(y_name)} against {_e(x_name)}">'
+            f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#888"/>'
+            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#888"/>'
+            f'<polyline fill="none" stroke="#2f6fdf" stroke-width="2" points="{coords}"/>'
+            f'<text x="{w / 2}" y="{h - 8}" font-size="11" text-anchor="middle">{_e(x_name)}</text>'
+            f'<text x="12" y="{h / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 {h / 2})">'
+            f'{_e(y_name)}</text></svg>')
+
+
+def _bar_svg(values: list[float], labels: list[str], w: int = 560) -> str:
+    bar_h, gap, left = 16, 4, 190
+    h = len(values) * (bar_h + gap) + 10
+    top = max((abs(v) for v in values if v is not None), default=1.0) or 1.0
+    parts = []
+    for i, (v, label) in enumerate(zip(values, labels)):
+        y = 5 + i * (bar_h + gap)
+        length = (w - left - 70) * abs(v or 0) / top
+        parts.append(f'<text x="{left - 6}" y="{y + 12}" font-size="11" text-anchor="end">{_e(label)}</text>'
+                     f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="#2f6fdf"/>'
+                     f'<text x="{left + length + 4:.1f}" y="{y + 12}" font-size="11">{_e(f"{v or 0:.4g}")}</text>')
+    return (f'<svg width="{w}" height="{h}" role="img" '
+            f'aria-label="bar chart">{"".join(parts)}</svg>')
+
+
+def _metric_group(g: dict[str, Any]) -> str:
+    out = [f"<h4>{_e(g.get('name'))}</h4>"]
+    simple = [m for m in g.get("metric_data", []) if m.get("type") in ("number", "boolean", "string")]
+    if simple:
+        out.append("<table><tr><th>metric</th><th>value</th><th>notes</th></tr>" + "".join(
+            f"<tr><td>{_e(m['name'])}</td><td>{_fmt(m.get('value'))}</td><td class=\"muted\">{_e(m.get('notes'))}</td></tr>"
+            for m in simple) + "</table>")
+    for m in g.get("metric_data", []):
+        kind = m.get("type")
+        if kind == "matrix":
+            xs, ys = m.get("x_axis_name") or [], m.get("y_axis_name") or []
+            head = "<tr><th></th>" + "".join(f"<th>{_e(x)}</th>" for x in xs) + "</tr>"
+            body = "".join(f"<tr><th>{_e(ys[i] if i < len(ys) else i)}</th>" + "".join(f"<td>{_fmt(c)}</td>" for c in row)
+                           + "</tr>" for i, row in enumerate(m.get("value") or []))
+            out.append(f"<table>{head}{body}</table>")
+        elif kind == "linear_graph":
+            out.append(_line_svg(m.get("value") or [], (m.get("x_axis_name") or ["x"])[0],
+                                 (m.get("y_axis_name") or ["y"])[0]))
+        elif kind == "bar_chart":
+            out.append(_bar_svg(m.get("value") or [], m.get("x_axis_name") or []))
+    return "".join(out)
+
+
+def _history(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "<p class=\"muted\">No events.</p>"
+    head = "<tr>" + "".join(f"<th>{h}</th>" for h in ("#", "when (UTC)", "action", "who", "version", "champion",
+                                                      "status", "why")) + "</tr>"
+    rows = "".join(
+        f"<tr><td>{_e(e.get('seq'))}</td><td>{_e(e.get('ts'))}</td><td>{_e(e.get('action'))}</td>"
+        f"<td>{_e(e.get('actor'))}</td><td>{_e(e.get('version'))}</td>"
+        f"<td>{_e(e.get('from_version') or '-')} &rarr; {_e(e.get('to_version') or '-')}</td>"
+        f"<td>{_e(e.get('from_status') or '-')} &rarr; {_e(e.get('to_status'))}</td><td>{_e(e.get('reason'))}</td></tr>"
+        for e in events)
+    return f"<table>{head}{rows}</table>"
+
+
+def render_model_card_html(card: dict[str, Any]) -> str:
+    """A self-contained HTML page for a model card."""
+    ov = card.get("model_overview", {})
+    air = card.get("airsage", {})
+    status = (air.get("registry") or {}).get("approval_status") or "unknown"
+    title = f"Model card: {ov.get('model_name', '')} version {ov.get('model_version', '')}"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p><span class="badge {_e(status)}">{_e(status)}</span> '
+        f'<span class="muted">aliases: {_e(", ".join((air.get("registry") or {}).get("aliases") or []) or "none")} '
+        f'&middot; card status {_e(air.get("model_card_status"))} '
+        f'&middot; generated {_e(air.get("generated_at"))}</span></p>',
+        "<h2>Model overview</h2>", _kv_table(ov),
+        "<h2>Intended uses</h2>", _kv_table(card.get("intended_uses", {})),
+        "<h2>Business details</h2>", _kv_table(card.get("business_details", {})),
+        "<h2>Training details</h2>", _kv_table(card.get("training_details", {})),
+        "<h2>Evaluation</h2>",
+    ]
+    for ev in card.get("evaluation_details", []):
+        parts.append(f"<h3>{_e(ev.get('name'))}</h3><p>{_e(ev.get('evaluation_observation'))}</p>")
+        if ev.get("datasets"):
+            parts.append(f'<p class="muted">datasets: {_e(", ".join(ev["datasets"]))}</p>')
+        parts += [_metric_group(g) for g in ev.get("metric_groups", [])]
+    parts += ["<h2>Quality gates</h2>"]
+    gates = air.get("gate_results") or []
+    parts.append("<table><tr><th>gate</th><th>result</th><th>value</th><th>threshold</th><th>detail</th></tr>" + "".join(
+        f"<tr><td>{_e(g.get('name'))}</td><td>{_fmt(bool(g.get('passed')))}</td><td>{_fmt(g.get('value'))}</td>"
+        f"<td>{_fmt(g.get('threshold'))}</td><td class=\"muted\">{_e(g.get('detail'))}</td></tr>" for g in gates)
+        + "</table>" if gates else '<p class="muted">No gates recorded.</p>')
+    parts += ["<h2>Approval history (audit log)</h2>", _history(air.get("approval_history") or []),
+              "<h2>Lineage</h2>", _kv_table(air.get("lineage") or {}),
+              "<h2>Additional information</h2>", _kv_table(card.get("additional_information", {})),
+              '<p class="muted">Generated by Airsage from the model registry; not hand-written. The JSON form '
+              "follows the SageMaker model card content layout.</p>",
+              "</body>", "</html>"]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,312 @@
+"""The monitoring job: ``python -m airsage.entrypoints.monitor`` under Model Monitor's processing contract.
+
+Paths (``<opt_ml>`` = ``$AIRSAGE_OPT_ML`` or ``/opt/ml``), as in the prebuilt analyzer container:
+
+* baselining input: ``<opt_ml>/processing/input/baseline_dataset_input`` (a file or a directory)
+* analysis input:   ``$dataset_source`` or ``<opt_ml>/processing/input/dataset``; the baseline files
+  ``$baseline_statistics`` / ``$baseline_constraints`` (default
+  ``<opt_ml>/processing/baseline/{statistics/statistics.json,constraints/constraints.json}``)
+* output:           ``$output_path`` or ``<opt_ml>/processing/output``: ``statistics.json``,
+  ``constraints.json`` (baselining) or ``constraint_violations.json`` (analysis), plus Airsage's
+  ``drift.json``, ``summary.json`` and ``report.html`` for data-quality analyses.
+
+Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
+
+============================================  ===========================================================
+``AIRSAGE_MONITOR_MODE``                      ``suggest-baseline`` | ``analyze``. Default: ``analyze`` when
+                                              ``baseline_constraints`` is set or the default baseline
+                                              constraints file exists, else ``suggest-baseline``.
+``analysis_type``                             ``DATA_QUALITY`` (default) | ``MODEL_QUALITY`` |
+                                              ``MODEL_BIAS`` | ``MODEL_EXPLAINABILITY``
+``dataset_format``                            ``{"parquet":{}}`` (default) | ``{"csv":{"header":true}}`` |
+                                              ``{"json":{"line":true}}``
+``problem_type``                              ``BinaryClassification`` (the only one supported)
+``ground_truth_attribute``                    label column (default ``ground_truth``)
+``probability_attribute``                     score column (default ``score``)
+``inference_attribute``                       predicted-label column (used when no probability)
+``probability_threshold_attribute``           decision threshold (default 0.5)
+``AIRSAGE_USECASE``                           use-case name: feature types and id/label columns from it
+``AIRSAGE_MONITOR_FEATURES``                  JSON ``{"col": "numeric"|"categorical"}`` (overrides the use case)
+``AIRSAGE_MONITOR_EXCLUDE``                   JSON list (or comma list) of columns to ignore
+``AIRSAGE_MONITOR_WEIGHTS``                   JSON ``{"feature": weight}`` or the path of a Clarify analysis.json
+``AIRSAGE_MONITOR_SCORE_COLUMN``              score column for prediction drift, with
+``AIRSAGE_MONITOR_SCORE_STATISTICS``          the statistics.json of the baseline scores
+``AIRSAGE_MONITOR_THRESHOLDS``                JSON of ``DriftThresholds`` fields (psi_threshold, ...)
+``AIRSAGE_MONITOR_BIAS_BOUNDS``               JSON ``{"metric": max |value - ideal|}`` (bias drift)
+``AIRSAGE_MONITOR_GROUND_TRUTH_OFFSETS``      ``start_h,end_h`` for a ``groundtruth`` input joined by
+``AIRSAGE_MONITOR_INFERENCE_ID``              this id column (default ``inference_id``)
+============================================  ===========================================================
+
+``record_preprocessor_script``, ``post_analytics_processor_script`` and CloudWatch metrics are not
+supported; the first two are refused (a silent skip would change results).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from airsage.entrypoints import contract
+from airsage.errors import ConfigError, DataValidationError
+
+MODES = ("suggest-baseline", "analyze")
+ANALYSIS_TYPES = ("DATA_QUALITY", "MODEL_QUALITY", "MODEL_BIAS", "MODEL_EXPLAINABILITY")
+CHUNK_ROWS = 250_000
+
+
+# =========================================================================== environment
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _json_env(name: str, default: Any = None) -> Any:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {raw[:80]!r}", key=name, fix="Pass a JSON value.") from exc
+
+
+def baseline_paths() -> tuple[Path, Path]:
+    root = contract.opt_ml() / "processing" / "baseline"
+    return (Path(_env("baseline_statistics", str(root / "statistics" / "statistics.json"))),
+            Path(_env("baseline_constraints", str(root / "constraints" / "constraints.json"))))
+
+
+def resolve_mode() -> str:
+    mode = _env("AIRSAGE_MONITOR_MODE")
+    if mode is None:
+        return "analyze" if _env("baseline_constraints") or baseline_paths()[1].exists() else "suggest-baseline"
+    if mode not in MODES:
+        raise ConfigError(f"AIRSAGE_MONITOR_MODE={mode!r} is not supported", key="AIRSAGE_MONITOR_MODE",
+                          fix=f"Use one of {MODES}.")
+    return mode
+
+
+def output_dir() -> str:
+    return _env("output_path", str(contract.processing_output()))
+
+
+def dataset_dir() -> Path:
+    return Path(_env("dataset_source", str(contract.processing_input("dataset"))))
+
+
+def _usecase():
+    name = _env("AIRSAGE_USECASE")
+    if not name:
+        return None
+    from airsage.config import get_usecase
+
+    return get_usecase(name)
+
+
+def feature_types() -> dict[str, str] | None:
+    explicit = _json_env("AIRSAGE_MONITOR_FEATURES")
+    if explicit is not None:
+        return dict(explicit)
+    uc = _usecase()
+    return {f.name: f.type for f in uc.schema_.features} if uc else None
+
+
+def excluded_columns() -> list[str]:
+    raw = _env("AIRSAGE_MONITOR_EXCLUDE")
+    if raw is not None:
+        return list(json.loads(raw)) if raw.strip().startswith("[") else [c.strip() for c in raw.split(",") if c.strip()]
+    from airsage.monitor.capture import META_COLUMNS
+
+    uc = _usecase()
+    cols = list(META_COLUMNS) + ["label_available_at"]
+    if uc:
+        s = uc.schema_
+        cols += [s.record_id, s.event_time, s.label, *s.passthrough]
+    return cols
+
+
+# =========================================================================== reading
+def dataset_format() -> str:
+    fmt = _json_env("dataset_format", {"parquet": {}})
+    kind = next(iter(fmt)) if isinstance(fmt, dict) and fmt else "parquet"
+    if kind not in ("parquet", "csv", "json"):
+        raise ConfigError(f"dataset_format {fmt!r} is not supported", key="dataset_format",
+                          fix='Use {"parquet":{}}, {"csv":{"header":true}} or {"json":{"line":true}}.')
+    if kind == "csv" and not (fmt["csv"] or {}).get("header", True):
+        raise ConfigError("CSV without a header row is not supported", key="dataset_format",
+                          fix='Write the header row and use {"csv":{"header":true}}.')
+    return kind
+
+
+def open_dataset(path: Path) -> Any:
+    """Parquet as a path (streamed row group by row group); CSV / JSON lines as a chunk iterator."""
+    kind = dataset_format()
+    if kind == "parquet":
+        return str(path)
+    suffixes = (".csv",) if kind == "csv" else (".json", ".jsonl")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in suffixes
+                                                 and not p.name.startswith((".", "_")))
+    if not files:
+        raise DataValidationError(str(path), [f"no {kind} files found"], fix="Check the processing input's S3 prefix.")
+    return _text_chunks(files, kind)
+
+
+def _text_chunks(files: list[Path], kind: str):
+    import pandas as pd
+
+    for f in files:
+        reader = (pd.read_csv(f, chunksize=CHUNK_ROWS) if kind == "csv"
+                  else pd.read_json(f, lines=True, chunksize=CHUNK_ROWS))
+        with reader:
+            yield from reader
+
+
+def _frame(data: Any):
+    import pandas as pd
+
+    from airsage.monitor import _data
+
+    return pd.concat([c if isinstance(c, pd.DataFrame) else c.to_pandas() for c in _data.iter_chunks(data)],
+                     ignore_index=True)
+
+
+def _analysis_json(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        path = path / "analysis.json"
+    return json.loads(path.read_text())
+
+
+# =========================================================================== jobs
+def suggest_baseline_job(analysis_type: str, out: str) -> dict[str, Any]:
+    from airsage import storage
+
+    src = contract.processing_input("baseline_dataset_input")
+    if analysis_type == "DATA_QUALITY":
+        from airsage.monitor.baseline import suggest_baseline
+
+        features = feature_types()
+        stats, cons = suggest_baseline(open_dataset(src), features=features,
+                                       exclude_columns=[] if features else excluded_columns())
+    elif analysis_type == "MODEL_QUALITY":
+        from airsage.monitor.model_quality import suggest_model_quality_constraints
+
+        stats = _model_quality_metrics(_frame(open_dataset(src)))
+        uc = _usecase()
+        cons = suggest_model_quality_constraints(stats, overrides=uc.monitor.model_quality_constraints if uc else None)
+    else:
+        raise ConfigError(f"analysis_type {analysis_type} has no baselining step here", key="analysis_type",
+                          fix="Use the Clarify job's analysis.json as the baseline constraints for bias/attribution drift.")
+    storage.write_json(storage.join(out, "statistics.json"), stats)
+    storage.write_json(storage.join(out, "constraints.json"), cons)
+    return {"mode": "suggest-baseline", "analysis_type": analysis_type, "features": len(stats.get("features", []))}
+
+
+def analyze_job(analysis_type: str, out: str) -> dict[str, Any]:
+    from airsage import storage
+
+    stats_path, cons_path = baseline_paths()
+    if analysis_type == "DATA_QUALITY":
+        from airsage.monitor import drift as _drift
+        from airsage.monitor.data_monitor import monitor_data
+        from airsage.monitor.report import render_report, write_report
+
+        statistics, constraints = json.loads(stats_path.read_text()), json.loads(cons_path.read_text())
+        score_stats_path = _env("AIRSAGE_MONITOR_SCORE_STATISTICS")
+        result = monitor_data(
+            open_dataset(dataset_dir()), statistics, constraints, weights=_weights(),
+            thresholds=_drift.DriftThresholds(**(_json_env("AIRSAGE_MONITOR_THRESHOLDS", {}) or {})),
+            exclude_columns=excluded_columns(), score_column=_env("AIRSAGE_MONITOR_SCORE_COLUMN"),
+            score_statistics=json.loads(Path(score_stats_path).read_text()) if score_stats_path else None)
+        result.write(out)
+        write_report(storage.join(out, "report.html"), render_report(result, subtitle=str(dataset_dir())))
+        return {"mode": "analyze", "analysis_type": analysis_type, **result.summary()}
+    if analysis_type == "MODEL_QUALITY":
+        from airsage.monitor.model_quality import check_model_quality, violations_json
+
+        frame = _join_labels(_frame(open_dataset(dataset_dir())))
+        stats = _model_quality_metrics(frame)
+        violations = check_model_quality(stats, json.loads(cons_path.read_text()))
+        storage.write_json(storage.join(out, "statistics.json"), stats)
+        storage.write_json(storage.join(out, "constraint_violations.json"), violations_json(violations))
+        return {"mode": "analyze", "analysis_type": analysis_type, "n_violations": len(violations),
+                "item_count": stats["dataset"]["item_count"]}
+    from airsage.monitor import bias_drift
+
+    current, baseline = _analysis_json(dataset_dir()), _analysis_json(cons_path)
+    if analysis_type == "MODEL_BIAS":
+        rep = bias_drift.check_bias_drift(current, baseline, bounds=_json_env("AIRSAGE_MONITOR_BIAS_BOUNDS"))
+    else:
+        rep = bias_drift.check_attribution_drift(current, baseline)
+    storage.write_json(storage.join(out, "constraint_violations.json"), rep.violations_json())
+    return {"mode": "analyze", "analysis_type": analysis_type, **rep.to_dict()}
+
+
+def _weights() -> dict[str, float] | None:
+    raw = _env("AIRSAGE_MONITOR_WEIGHTS")
+    if raw is None:
+        return None
+    from airsage.monitor.bias_drift import global_shap
+    from airsage.monitor.drift import weights_from_shap
+
+    if raw.strip().startswith("{"):
+        return {k: float(v) for k, v in json.loads(raw).items()}
+    labels = global_shap(_analysis_json(Path(raw)))
+    if not labels:
+        raise ConfigError(f"{raw} holds no global SHAP values", key="AIRSAGE_MONITOR_WEIGHTS",
+                          fix="Point it at a Clarify analysis.json with explanations, or pass a JSON dict.")
+    return weights_from_shap(next(iter(labels.values())))
+
+
+def _model_quality_metrics(frame) -> dict[str, Any]:
+    from airsage.monitor.model_quality import binary_classification_metrics, now_iso
+
+    problem = _env("problem_type", "BinaryClassification")
+    if problem != "BinaryClassification":
+        raise ConfigError(f"problem_type {problem} is not supported", key="problem_type",
+                          fix="Only BinaryClassification is implemented.")
+    gt = _env("ground_truth_attribute", "ground_truth")
+    prob, pred = _env("probability_attribute", "score"), _env("inference_attribute")
+    missing = [c for c in (gt,) if c not in frame.columns]
+    if prob not in frame.columns and (pred is None or pred not in frame.columns):
+        missing.append(prob)
+    if missing:
+        raise DataValidationError("model-quality dataset", [f"missing column(s) {missing}"],
+                                  fix="Set ground_truth_attribute / probability_attribute / inference_attribute.")
+    threshold = float(_env("probability_threshold_attribute", "0.5"))
+    if prob in frame.columns:
+        return binary_classification_metrics(frame[gt], frame[prob], threshold=threshold, evaluation_time=now_iso())
+    return binary_classification_metrics(frame[gt], y_pred=frame[pred], evaluation_time=now_iso())
+
+
+def _join_labels(frame):
+    gt_dir = contract.processing_input("groundtruth")
+    if not gt_dir.exists():
+        return frame
+    from airsage.monitor.model_quality import join_ground_truth
+
+    labels = _frame(open_dataset(gt_dir))
+    start_h, end_h = (float(x) for x in _env("AIRSAGE_MONITOR_GROUND_TRUTH_OFFSETS", "0,336").split(","))
+    return join_ground_truth(frame, labels, inference_id_col=_env("AIRSAGE_MONITOR_INFERENCE_ID", "inference_id"),
+                             offsets=(start_h, end_h), label_col=_env("ground_truth_attribute", "ground_truth"),
+                             ground_truth_col=_env("ground_truth_attribute", "ground_truth"))
+
+
+@contract.job_main
+def main() -> None:
+    for unsupported in ("record_preprocessor_script", "post_analytics_processor_script"):
+        if _env(unsupported):
+            raise ConfigError(f"{unsupported} is not supported by the Airsage monitor", key=unsupported,
+                              fix="Preprocess the data before the job (e.g. in the capture step) and unset it.")
+    analysis_type = (_env("analysis_type", "DATA_QUALITY") or "DATA_QUALITY").upper()
+    if analysis_type not in ANALYSIS_TYPES:
+        raise ConfigError(f"analysis_type {analysis_type!r} is not supported", key="analysis_type",
+                          fix=f"Use one of {ANALYSIS_TYPES}.")
+    out = output_dir()
+    mode = resolve_mode()
+    result = suggest_baseline_job(analysis_type, out) if mode == "suggest-baseline" else analyze_job(analysis_type, out)
+    print("airsage-monitor " + json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Batch transform job: ``python -m airsage.entrypoints.transform`` under the local job contract.
+
+* model: unpacked at ``<opt_ml>/model`` (``SM_MODEL_DIR`` wins), loaded with ``ModelBundle.load``;
+* input: the URI in ``AIRSAGE_INPUT_DATA`` (a file or a prefix, local or s3://), streamed, not copied;
+* output: ``AIRSAGE_OUTPUT_URI`` (SageMaker's S3OutputPath), one ``.out`` per input file;
+* settings: ``AIRSAGE_JOB_PARAMETERS`` (JSON): the ``TransformConfig`` fields, ``model_name``,
+  ``model_version``, ``run_key`` (default: the job name), and optionally ``capture_uri``,
+  ``partition_date``, ``record_id_col``, ``feature_columns``, ``fail_on_file_error`` (default true).
+  Keys meant for SageMaker only (``capture``, ``max_concurrent_transforms``, ...) are ignored.
+
+Writes ``<opt_ml>/output/data/report.json`` (the ``TransformReport``) in every case where the run got
+that far, and exits non-zero through ``contract.job_main`` when the run failed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from airsage.entrypoints import contract
+from airsage.errors import ConfigError
+
+RUN_KEYS = {"model_name", "model_version", "run_key", "capture_uri", "partition_date", "record_id_col",
+            "feature_columns", "fail_on_file_error"}
+IGNORED_KEYS = {"capture", "schedule", "timezone", "model_alias", "max_concurrent_transforms",
+                "invocations_timeout_s", "invocations_max_retries"}
+
+
+def split_parameters(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(TransformConfig fields, run settings); an unknown key is a ``ConfigError`` naming it."""
+    from airsage.transform.settings import TransformConfig
+
+    config_keys = set(TransformConfig.__dataclass_fields__)
+    unknown = sorted(set(params) - config_keys - RUN_KEYS - IGNORED_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown transform job parameter(s) {unknown}", key="AIRSAGE_JOB_PARAMETERS",
+                          fix=f"Use TransformConfig fields {sorted(config_keys)} and {sorted(RUN_KEYS)}.")
+    config = {k: v for k, v in params.items() if k in config_keys and v is not None}
+    run = {k: v for k, v in params.items() if k in RUN_KEYS}
+    return config, run
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"{name} is not set", key=name, fix="Run the job through a ComputeBackend (it sets the contract).")
+    return value
+
+
+@contract.job_main
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from airsage import storage
+    from airsage.model import ModelBundle
+    from airsage.transform.engine import TransformFailedError, run_batch_transform
+    from airsage.transform.settings import TransformConfig
+
+    params = json.loads(os.environ.get("AIRSAGE_JOB_PARAMETERS") or "{}")
+    config_fields, run = split_parameters(params)
+    config = TransformConfig.from_dict(config_fields)
+    for key in ("model_name", "model_version"):
+        if run.get(key) in (None, ""):
+            raise ConfigError(f"job parameter {key} is missing", key=key, fix="Pass the registered model name and version.")
+    model = ModelBundle.load(contract.model_dir())
+    report_uri = str(contract.output_data_dir() / "report.json")
+    fail = bool(run.get("fail_on_file_error", True))
+    report = run_batch_transform(
+        model, _env("AIRSAGE_INPUT_DATA"), _env("AIRSAGE_OUTPUT_URI"), config,
+        model_name=str(run["model_name"]), model_version=str(run["model_version"]),
+        run_key=str(run.get("run_key") or os.environ.get("AIRSAGE_JOB_NAME") or "transform"),
+        capture_uri=run.get("capture_uri"), record_id_col=run.get("record_id_col"),
+        feature_columns=run.get("feature_columns"), partition_date=run.get("partition_date"),
+        fail_on_file_error=False)
+    storage.write_json(report_uri, report.to_dict())
+    if report.failed and fail:
+        raise TransformFailedError(report)
+
+
+if __name__ == "__main__":
+    main()

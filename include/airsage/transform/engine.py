@@ -1,0 +1,603 @@
+"""``run_batch_transform``: SageMaker Batch Transform semantics on local or S3 data.
+
+* Every object under ``input_uri`` yields ``<output_uri>/<rel/path>/<file>.out`` (Parquet in ->
+  Parquet ``.out``), records in input order. A file with a bad record yields no ``.out`` and a
+  ``FileFailure`` (file, line or row, reason); the other files still complete.
+* The run's output replaces ``output_uri`` as a unit (``storage.atomic_dir``): each ``.out`` is
+  written under a temporary name and renamed when its file completes, and the finished directory is
+  swapped in at the end, so a rerun leaves no stale or duplicate files and a killed run leaves the
+  previous output (or nothing) visible. A ``_SUCCESS`` marker is written beside the ``.out`` files.
+* Per record the model returns (``TransformConfig.inference_fields``): ``inference_id`` (the record id
+  when ``record_id_col`` is given, else ``<sha1(run_key, relative path)[:16]>-<record number>``:
+  deterministic, so a rerun reproduces it), ``model_name``, ``model_version``, ``predicted_label``
+  (``score > model.threshold``) and ``score`` (probability of the positive class).
+* Parquet is streamed row group by row group (``ParquetFile.read_row_group``; memory is bounded by
+  the row-group size) through three stages that overlap: read+encode, predict, write. pyarrow and
+  XGBoost release the GIL, so both cores stay busy.
+* ``capture_uri``: inputs and outputs for monitoring, see ``airsage.transform.capture``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from airsage import storage
+from airsage.errors import AirsageError, ConfigError, DataValidationError
+from airsage.transform import capture as cap
+from airsage.transform import records as rec
+from airsage.transform.encoding import ArrowEncoder
+from airsage.transform.jsonpath import RecordError, select_columns
+from airsage.transform.settings import PARQUET, TransformConfig
+
+log = logging.getLogger("airsage.transform")
+OUT_SUFFIX = ".out"
+TEXT_CHUNK = 5000  # records per model call on the CSV / JSON Lines path
+IN_FLIGHT = 3  # row groups alive at once: one being read, one predicted, one written (bounds memory)
+
+
+# =========================================================================== results
+@dataclass(frozen=True)
+class FileFailure:
+    """Why one input file produced no ``.out``. ``line`` is 1-based (text); ``record`` is 0-based."""
+
+    input_uri: str
+    relative_path: str
+    reason: str
+    line: int | None = None
+    record: int | None = None
+
+    def describe(self) -> str:
+        where = f", line {self.line}" if self.line is not None else (
+            f", row {self.record}" if self.record is not None else "")
+        return f"{self.relative_path}{where}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    input_uri: str
+    relative_path: str
+    output_uri: str | None  # None when the file failed
+    records_in: int
+    records_out: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TransformReport:
+    """What one run did. ``records_in`` counts records read (a failed file stops at its first bad
+    record); ``records_failed`` = records read from files that produced no ``.out``."""
+
+    status: str  # "Completed" | "Failed" (some file failed)
+    run_key: str
+    model_name: str
+    model_version: str
+    input_uri: str
+    output_uri: str
+    capture_file: str | None
+    config: dict[str, Any]
+    files_in: int
+    files_out: int
+    files_failed: int
+    records_in: int
+    records_out: int
+    records_failed: int
+    failures: tuple[FileFailure, ...]
+    files: tuple[FileResult, ...]
+    started_at: str
+    seconds: float
+    records_per_s: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time per stage (they overlap)
+
+    @property
+    def failed(self) -> bool:
+        return self.files_failed > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["failures"] = [f.to_dict() for f in self.failures]
+        d["files"] = [f.to_dict() for f in self.files]
+        return d
+
+
+@dataclass(frozen=True)
+class TransformProgress:
+    """Handed to ``progress`` about once a second (from a worker thread) and at each file's end."""
+
+    current_file: str
+    files_done: int
+    files_total: int
+    records_done: int
+    records_per_s: float
+    eta_s: float | None  # from the share of files (and of the current Parquet file) done
+
+
+class TransformFailedError(AirsageError):
+    """Some input files failed and the caller asked to fail the run; ``report`` has the details."""
+
+    def __init__(self, report: TransformReport):
+        self.report = report
+        first = report.failures[0].describe() if report.failures else "?"
+        super().__init__(
+            f"batch transform {report.run_key}: {report.files_failed} of {report.files_in} input file(s) failed "
+            f"(no .out written for them); first: {first}",
+            fix="Correct or remove the bad records named in the report's failures, then rerun: the partition's "
+                "output is replaced as a whole. Or run with fail_on_file_error=False to accept partial output.")
+
+
+# =========================================================================== entry point
+def run_batch_transform(
+    model: Any,
+    input_uri: str,
+    output_uri: str,
+    config: TransformConfig | dict[str, Any],
+    *,
+    model_name: str,
+    model_version: str | int,
+    run_key: str,
+    capture_uri: str | None = None,
+    record_id_col: str | int | None = None,
+    feature_columns: list[str] | None = None,
+    progress: Callable[[TransformProgress], None] | None = None,
+    partition_date: dt.date | str | None = None,
+    fail_on_file_error: bool = True,
+) -> TransformReport:
+    """Score every file under ``input_uri`` into ``output_uri`` (see the module docstring).
+
+    ``model``: a ``ModelBundle`` (or anything with ``feature_names``, ``categorical``, ``threshold``,
+    ``encode(df)`` and ``predict_proba_encoded(x)``). ``record_id_col``: the record id column (CSV: its
+    index in the input row; JSON / Parquet: its name), used as the inference id. ``feature_columns``:
+    names of the positional values an InputFilter result holds (CSV rows, JSON arrays); default the
+    model's feature order. ``partition_date``: the capture partition (default: today, UTC).
+    ``fail_on_file_error``: raise ``TransformFailedError`` (after publishing the files that succeeded,
+    as SageMaker does) when any file failed; else just report it.
+    """
+    config = config if isinstance(config, TransformConfig) else TransformConfig.from_dict(config)
+    input_uri, output_uri = storage.normalize(input_uri), storage.normalize(output_uri)
+    _check_locations(input_uri, output_uri)
+    feature_columns = list(feature_columns or model.feature_names)
+    absent = [f for f in model.feature_names if f not in feature_columns]
+    if absent:
+        raise ConfigError(f"feature_columns lacks the model feature(s) {absent}", key="feature_columns",
+                          fix="List every model feature (in input order) or leave feature_columns unset.")
+    files = storage.list_files(input_uri)
+    if not files:
+        raise DataValidationError(input_uri, ["no input files found"],
+                                  fix="Point input_uri at the partition holding the data (a file or a prefix).")
+    job = _Job(model, config, str(model_name), str(model_version), run_key, record_id_col, feature_columns, progress)
+    job.output_uri = output_uri
+    started = time.time()
+    capture = None
+    if capture_uri:
+        target = cap.capture_file_uri(capture_uri, cap.parse_date(partition_date), run_key)
+        capture = cap.CaptureWriter(target, model.feature_names, model.categorical)
+    results: list[FileResult] = []
+    failures: list[FileFailure] = []
+    capture_file = None
+    try:
+        with storage.atomic_dir(output_uri) as stage:
+            for i, uri in enumerate(files):
+                rel = _relative(uri, input_uri)
+                job.files_done, job.files_total = i, len(files)
+                result, failure = job.run_file(uri, rel, Path(stage), capture)
+                results.append(result)
+                if failure:
+                    failures.append(failure)
+                    log.warning("transform %s: %s", run_key, failure.describe())
+        if capture is not None:
+            capture_file = capture.publish()
+    finally:
+        if capture is not None:
+            capture.close()
+    seconds = time.time() - started
+    ok = [r for r in results if r.output_uri]
+    records_in = sum(r.records_in for r in results)
+    records_out = sum(r.records_out for r in results)
+    report = TransformReport(
+        status="Failed" if failures else "Completed", run_key=run_key, model_name=str(model_name),
+        model_version=str(model_version), input_uri=input_uri, output_uri=output_uri, capture_file=capture_file,
+        config=config.to_dict(), files_in=len(files), files_out=len(ok), files_failed=len(failures),
+        records_in=records_in, records_out=records_out, records_failed=records_in - records_out,
+        failures=tuple(failures), files=tuple(results),
+        started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
+        seconds=round(seconds, 3), records_per_s=round(records_out / seconds, 1) if seconds > 0 else 0.0,
+        stage_seconds={k: round(v, 3) for k, v in job.stage_seconds.items()})
+    log.info("transform %s: %s, %d/%d files, %d records in %.1f s (%.0f records/s)", run_key, report.status,
+             report.files_out, report.files_in, records_out, seconds, report.records_per_s)
+    if report.failed and fail_on_file_error:
+        raise TransformFailedError(report)
+    return report
+
+
+def _check_locations(input_uri: str, output_uri: str) -> None:
+    inside = output_uri == input_uri or output_uri.startswith(input_uri.rstrip("/") + "/")
+    if inside:
+        raise ConfigError(f"output_uri {output_uri} lies inside input_uri {input_uri}: a rerun would read its own output",
+                          key="output_uri", fix="Write predictions under a separate prefix, e.g. .../predictions/dt=<date>.")
+
+
+def _relative(uri: str, input_uri: str) -> str:
+    if uri.rstrip("/") == input_uri.rstrip("/"):
+        return uri.rstrip("/").rsplit("/", 1)[-1]
+    return storage.relative(uri, input_uri).replace(os.sep, "/")
+
+
+def file_digest(run_key: str, relative_path: str) -> str:
+    """The per-file prefix of generated inference ids."""
+    return hashlib.sha1(f"{run_key}\0{relative_path}".encode()).hexdigest()[:16]
+
+
+# =========================================================================== one run
+_END = object()
+
+
+class _Job:
+    def __init__(self, model, config: TransformConfig, model_name: str, model_version: str, run_key: str,
+                 record_id_col, feature_columns: list[str], progress):
+        self.model = model
+        self.config = config
+        self.model_name = model_name
+        self.model_version = model_version
+        self.run_key = run_key
+        self.record_id_col = record_id_col
+        self.feature_columns = feature_columns
+        self.progress = progress
+        self.output_uri = ""
+        self.features = list(model.feature_names)
+        self.categorical = dict(model.categorical)
+        self.threshold = float(model.threshold)
+        self.encoder = ArrowEncoder.for_model(model) if config.content_type == PARQUET else None
+        self.in_path, self.out_path = config.input_path, config.output_path
+        self.stage_seconds = {"read": 0.0, "predict": 0.0, "write": 0.0}
+        self.files_done = self.files_total = 0
+        self.records_done = 0
+        self._started = time.time()
+        self._last_tick = self._last_log = 0.0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ per file
+    def run_file(self, uri: str, rel: str, stage: Path, capture) -> tuple[FileResult, FileFailure | None]:
+        t0 = time.time()
+        final = stage.joinpath(*(rel + OUT_SUFFIX).split("/"))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp")
+        counts = {"in": 0, "out": 0}
+        failure = None
+        if capture is not None:
+            capture.begin_file()
+        try:
+            with storage.local_copy(uri) as local:
+                if self.config.content_type == PARQUET:
+                    self._parquet_file(Path(local), tmp, rel, counts, capture)
+                else:
+                    self._text_file(Path(local), tmp, rel, counts, capture)
+            os.replace(tmp, final)
+        except (RecordError, AirsageError, pa.ArrowException) as exc:
+            failure = FileFailure(uri, rel, _reason(exc), getattr(exc, "line", None), getattr(exc, "record", None))
+        finally:
+            if capture is not None:
+                capture.end_file(failure is None)
+            tmp.unlink(missing_ok=True)
+        if failure:
+            counts["out"] = 0
+            if failure.record is not None:  # records are parsed ahead in batches: count up to the bad one
+                counts["in"] = failure.record + 1
+        self.files_done += 1
+        self._tick(rel, force=True)
+        out_uri = None if failure else storage.join(self.output_uri, rel + OUT_SUFFIX)
+        return FileResult(uri, rel, out_uri, counts["in"], counts["out"], round(time.time() - t0, 3)), failure
+
+    def _tick(self, rel: str, force: bool = False, fraction: float = 0.0) -> None:
+        now = time.time()
+        if not force and now - self._last_tick < 1.0:
+            return
+        self._last_tick = now
+        elapsed = max(now - self._started, 1e-9)
+        done = (self.files_done + (0.0 if force else fraction)) / max(self.files_total, 1)
+        eta = elapsed * (1 - done) / done if done > 0 else None
+        event = TransformProgress(rel, self.files_done, self.files_total, self.records_done,
+                                  round(self.records_done / elapsed, 1), None if eta is None else round(eta, 1))
+        if force or now - self._last_log >= 10:
+            self._last_log = now
+            log.info("transform %s: %s, %d/%d files, %d records, %.0f records/s, ETA %s s", self.run_key, rel,
+                     event.files_done, event.files_total, event.records_done, event.records_per_s, event.eta_s)
+        if self.progress is not None:
+            self.progress(event)
+
+    def _inference_ids(self, digest: str, start: int, n: int) -> pa.Array:
+        idx = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
+        return pc.binary_join_element_wise(pa.scalar(f"{digest}-"), idx, "")
+
+    # ------------------------------------------------------------------ CSV / JSON Lines
+    def _text_file(self, local: Path, tmp: Path, rel: str, counts: dict, capture) -> None:
+        cfg = self.config
+        digest = file_digest(self.run_key, rel)
+        assembler = rec.Assembler(cfg.assemble_with)
+        size = local.stat().st_size
+        with open(local, "rb") as fh, open(tmp, "w", encoding="utf-8", newline="") as out:
+            batch: list[rec.Record] = []
+            records = rec.iter_records(fh, cfg, size)
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    r = next(records, None)
+                except RecordError as exc:
+                    exc.record = counts["in"]  # type: ignore[attr-defined]
+                    raise
+                self.stage_seconds["read"] += time.perf_counter() - t0
+                if r is not None:
+                    batch.append(r)
+                    counts["in"] += 1
+                if batch and (r is None or len(batch) >= TEXT_CHUNK):
+                    counts["out"] += self._text_batch(batch, digest, out, assembler, capture)
+                    self.records_done += len(batch)
+                    batch = []
+                    self._tick(rel, fraction=fh.tell() / max(size, 1))
+                if r is None:
+                    break
+
+    def _text_batch(self, batch: list[rec.Record], digest: str, out, assembler: rec.Assembler, capture) -> int:
+        cfg = self.config
+        t0 = time.perf_counter()
+        values: dict[str, list] = {f: [] for f in self.features}
+        ids: list[str] = []
+        for r in batch:
+            try:
+                row = rec.feature_values(self.in_path.apply(r.raw), self.feature_columns, self.features)
+                for f in self.features:
+                    v = row[f]
+                    values[f].append(rec.to_category(v, f) if f in self.categorical else rec.to_number(v, f))
+                ids.append(rec.record_id(r.raw, self.record_id_col, cfg.content_type)
+                           if self.record_id_col is not None else f"{digest}-{r.index}")
+            except RecordError as exc:
+                exc.line, exc.record = r.line, r.index  # type: ignore[attr-defined]
+                raise
+        frame = pd.DataFrame({f: (pd.Series(values[f], dtype=object) if f in self.categorical
+                                  else np.asarray(values[f], dtype=np.float64)) for f in self.features})
+        self.stage_seconds["read"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores = np.asarray(self.model.predict_proba_encoded(self.model.encode(frame)), dtype=np.float64)
+        labels = (scores > self.threshold).astype(np.int64)
+        self.stage_seconds["predict"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pieces = []
+        for r, rid, score, label in zip(batch, ids, scores.tolist(), labels.tolist()):
+            result = rec.inference(cfg.inference_fields, {
+                "inference_id": rid, "model_name": self.model_name, "model_version": self.model_version,
+                "predicted_label": label, "score": score}, cfg.accept)
+            if cfg.joins:
+                result = rec.join(r.raw, result, cfg.content_type)
+            if not self.out_path.is_root:
+                try:
+                    result = self.out_path.apply(result)
+                except RecordError as exc:
+                    exc.line, exc.record = r.line, r.index  # type: ignore[attr-defined]
+                    raise
+            pieces.append(assembler.piece(rec.serialize(result, cfg.accept), r.group))
+        out.write("".join(pieces))
+        if capture is not None:
+            feats = {f: pa.array(values[f], pa.string() if f in self.categorical else pa.float64()) for f in self.features}
+            capture.write(cap.capture_table(pa.array(ids, pa.string()), _now(), feats, scores, labels,
+                                            self.model_name, self.model_version, self.features, self.categorical))
+        self.stage_seconds["write"] += time.perf_counter() - t0
+        return len(batch)
+
+    # ------------------------------------------------------------------ Parquet
+    def _parquet_file(self, local: Path, tmp: Path, rel: str, counts: dict, capture) -> None:
+        cfg = self.config
+        try:
+            schema = pq.read_schema(local)
+        except pa.ArrowException as exc:
+            raise RecordError(f"not a readable Parquet file ({exc}); content_type is {PARQUET}") from None
+        names = list(schema.names)
+        model_cols = select_columns(self.in_path, names, "input_filter")
+        lacking = [f for f in self.features if f not in model_cols]
+        if lacking:
+            raise RecordError(f"the input (after input_filter {cfg.input_filter!r}) lacks the model feature(s) {lacking}")
+        id_col = self._parquet_id_col(names)
+        dict_cols = [f for f in self.categorical if f in names
+                     and (pa.types.is_string(schema.field(f).type) or pa.types.is_large_string(schema.field(f).type))]
+        pf = pq.ParquetFile(local, read_dictionary=dict_cols or None)
+        fields = list(cfg.inference_fields)
+        if cfg.joins:
+            clash = [f for f in fields if f in names]
+            if clash:
+                raise RecordError(f"input column(s) {clash} clash with the inference columns joined to them; "
+                                  "rename them or set join_source to None")
+            read_cols, joined = names, names + fields
+        else:
+            read_cols = list(dict.fromkeys(self.features + ([id_col] if id_col else [])))
+            joined = fields
+        out_cols = select_columns(self.out_path, joined, "output_filter")
+        digest = file_digest(self.run_key, rel)
+        n_groups = pf.metadata.num_row_groups
+        offsets = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(n_groups)]).tolist()
+        captured_at = _now()
+        state: dict[str, Any] = {"writer": None}
+
+        def read(rg: int):
+            t0 = time.perf_counter()
+            # one decode thread: the stages already overlap, and XGBoost wants both cores (measured: less CPU)
+            table = pf.read_row_group(rg, columns=read_cols, use_threads=False) if rg >= 0 \
+                else pf.schema_arrow.empty_table().select(read_cols)
+            start = offsets[rg] if rg >= 0 else 0
+            with self._lock:
+                counts["in"] += table.num_rows
+            x = self.encoder.encode(table)
+            ids = self._parquet_ids(table, id_col, digest, start)
+            # hand on only what the writer needs, so finished columns are freed early (bounded memory)
+            keep = table if cfg.joins else table.select(self.features) if capture is not None else None
+            self.stage_seconds["read"] += time.perf_counter() - t0
+            return keep, x, ids
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            t0 = time.perf_counter()
+            scores = np.asarray(self.model.predict_proba_encoded(x), dtype=np.float64) if len(x) else np.empty(0)
+            self.stage_seconds["predict"] += time.perf_counter() - t0
+            return scores
+
+        def write(table: pa.Table | None, ids: pa.Array, scores: np.ndarray, rg: int) -> None:
+            t0 = time.perf_counter()
+            n = len(ids)
+            labels = (scores > self.threshold).astype(np.int64)
+            inf = {"inference_id": ids, "model_name": cap.constant_strings(self.model_name, n),
+                   "model_version": cap.constant_strings(self.model_version, n),
+                   "predicted_label": pa.array(labels), "score": pa.array(scores, pa.float64())}
+            cols = {**({c: table.column(c) for c in names} if cfg.joins else {}), **inf}
+            out = pa.Table.from_arrays([cols[c] for c in out_cols], names=out_cols)
+            if state["writer"] is None:
+                plain = ("inference_id",) + ((id_col,) if id_col else ())
+                state["writer"] = pq.ParquetWriter(str(tmp), out.schema, **cap.write_options(out.schema, plain))
+            state["writer"].write_table(out)
+            if capture is not None:
+                capture.write(cap.capture_table(ids, captured_at, {f: table.column(f) for f in self.features}, scores,
+                                                labels, self.model_name, self.model_version, self.features,
+                                                self.categorical))
+            with self._lock:
+                counts["out"] += n
+                self.records_done += n
+            self.stage_seconds["write"] += time.perf_counter() - t0
+            self._tick(rel, fraction=offsets[rg + 1] / max(offsets[-1], 1) if rg >= 0 else 1.0)
+
+        try:
+            groups = list(range(n_groups)) or [-1]  # an empty file still gets an empty .out with the schema
+            _pipeline(groups, read, predict, write)
+        finally:
+            if state["writer"] is not None:
+                state["writer"].close()
+
+    def _parquet_id_col(self, names: list[str]) -> str | None:
+        col = self.record_id_col
+        if col is None:
+            return None
+        if isinstance(col, int) or (isinstance(col, str) and col.lstrip("-").isdigit() and col not in names):
+            try:
+                return names[int(col)]
+            except IndexError:
+                raise RecordError(f"record_id_col {col} is outside the file's {len(names)} columns") from None
+        if col not in names:
+            raise RecordError(f"record_id_col {col!r} is not a column of the file")
+        return col
+
+    def _parquet_ids(self, table: pa.Table, id_col: str | None, digest: str, start: int) -> pa.Array:
+        if id_col is None:
+            return self._inference_ids(digest, start, table.num_rows)
+        ids = table.column(id_col)
+        if pa.types.is_dictionary(ids.type):
+            ids = ids.cast(ids.type.value_type)
+        if not pa.types.is_string(ids.type):
+            ids = pc.cast(ids, pa.string())
+        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        if ids.null_count:
+            first = int(np.flatnonzero(np.asarray(ids.is_null()))[0])
+            err = RecordError(f"the record id column {id_col!r} is null")
+            err.record = start + first  # type: ignore[attr-defined]
+            raise err
+        return ids
+
+
+def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callable) -> None:
+    """Run read -> predict -> write over ``items`` in order, the three stages overlapping in threads.
+
+    The reader takes a slot before reading and the writer frees it after writing, so at most
+    ``IN_FLIGHT`` row groups are alive. The first error in any stage stops the others and is re-raised."""
+    q_read: queue.Queue = queue.Queue()
+    q_write: queue.Queue = queue.Queue()
+    slots = threading.Semaphore(IN_FLIGHT)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def put(q: queue.Queue, item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(q: queue.Queue) -> Any:
+        while True:
+            try:
+                return q.get(timeout=0.05)
+            except queue.Empty:
+                if stop.is_set():
+                    return _END
+
+    def fail(exc: BaseException) -> None:
+        errors.append(exc)
+        stop.set()
+
+    def reader() -> None:
+        try:
+            for item in items:
+                while not slots.acquire(timeout=0.05):
+                    if stop.is_set():
+                        return
+                if stop.is_set() or not put(q_read, (item, *read(item))):
+                    return
+            put(q_read, _END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            fail(exc)
+
+    def writer() -> None:
+        try:
+            while (got := get(q_write)) is not _END:
+                item, table, ids, scores = got
+                write(table, ids, scores, item)
+                del got, table, ids, scores
+                slots.release()
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+
+    threads = [threading.Thread(target=reader, name="transform-read", daemon=True),
+               threading.Thread(target=writer, name="transform-write", daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        while (got := get(q_read)) is not _END:
+            item, table, x, ids = got
+            if not put(q_write, (item, table, ids, predict(x))):
+                break
+        put(q_write, _END)
+    except BaseException as exc:  # noqa: BLE001
+        fail(exc)
+    finally:
+        if errors:
+            stop.set()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, AirsageError):
+        return exc.message + (f" (fix: {exc.fix})" if exc.fix else "")
+    if isinstance(exc, RecordError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

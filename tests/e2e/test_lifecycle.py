@@ -1,0 +1,112 @@
+"""The whole lifecycle through Airflow (``airflow dags test``, DAG after DAG) on the embedded default.
+
+Asserts the MLflow state (versions, approval tags, aliases), the audit log and the written predictions,
+not just exit codes; then that a second run is safe, and that Airflow refuses to score with a version that
+is not approved.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from airsage.devenv import airflow_env
+
+    home = tmp_path_factory.mktemp("e2e-home")
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("AIRSAGE__", "AIRFLOW", "MLFLOW_"))}
+    return airflow_env(home, base=base)
+
+
+def run(cmd: list[str], env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return proc
+
+
+def registry(env):
+    """Read the registry the way an auditor would: a fresh process, MLflow's own client."""
+    code = (
+        "import json, mlflow\n"
+        "c = mlflow.MlflowClient()\n"
+        "rm = c.get_registered_model('credit_risk')\n"
+        "vs = c.search_model_versions(\"name='credit_risk'\")\n"
+        "print(json.dumps({'aliases': rm.aliases, 'versions': {v.version: dict(c.get_model_version('credit_risk', v.version).tags) for v in vs}}))\n"
+    )
+    out = run([sys.executable, "-c", code], env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    proc = run([sys.executable, "-m", "airsage.demo"], env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    return proc
+
+
+def test_demo_registers_approves_and_scores(first_run, env):
+    reg = registry(env)
+    assert reg["aliases"] == {"champion": "1"}
+    tags = reg["versions"]["1"]
+    assert tags["approval_status"] == "Approved"
+    assert tags["approved_by"] == "demo-approver"
+    assert tags["dataset_version"].startswith("ds-")
+
+    data = Path(env["AIRSAGE__HOME"]) / "data" / "credit_risk"
+    outs = sorted((data / "predictions" / "dt=2026-11-21").rglob("*.out"))
+    assert outs, "no prediction files"
+    import pandas as pd
+
+    scored = pd.concat([pd.read_parquet(p) for p in outs])
+    inputs = pd.concat([pd.read_parquet(p) for p in (data / "scoring" / "dt=2026-11-21").rglob("*.parquet")])
+    assert len(scored) == len(inputs)
+    assert scored["application_id"].tolist() == inputs["application_id"].tolist()  # order preserved
+    out_cols = set(scored.columns)
+    assert {"inference_id", "score", "predicted_label", "model_name", "model_version"} <= out_cols
+    assert scored["model_version"].astype(str).eq("1").all() and scored["score"].between(0, 1).all()
+    captures = list((data / "capture").rglob("*.parquet"))
+    assert captures, "no data capture written"
+
+    audit = sorted((data.parent / "_audit" / "credit_risk").glob("*.json"))
+    actions = [json.loads(p.read_text())["action"] for p in audit]
+    assert actions[:2] == ["register", "approve"], actions
+    assert "What the demo produced" in first_run.stdout
+
+
+def test_second_run_is_safe(first_run, env):
+    data = Path(env["AIRSAGE__HOME"]) / "data" / "credit_risk"
+    before = sorted(p.name for p in (data / "predictions" / "dt=2026-11-21").rglob("*"))
+    datasets_before = sorted(p.name for p in (data / "datasets").iterdir())
+    proc = run([sys.executable, "-m", "airsage.demo"], env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "skipping training" in proc.stdout
+    assert sorted(p.name for p in (data / "predictions" / "dt=2026-11-21").rglob("*")) == before
+    assert sorted(p.name for p in (data / "datasets").iterdir()) == datasets_before
+    assert list(registry(env)["versions"]) == ["1"]
+
+
+def test_unapproved_version_is_refused_by_the_transform_dag(first_run, env):
+    proc = run([sys.executable, "-m", "airsage.demo", "--retrain"], env)  # v2 is approved by the demo...
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    # ...so train a v3 and leave it pending
+    proc = run([str(Path(sys.executable).with_name("airflow")), "dags", "test", "credit_risk__train",
+                "-c", json.dumps({"await_approval": False})], env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    reg = registry(env)
+    assert reg["versions"]["3"]["approval_status"] == "PendingManualApproval"
+    assert reg["aliases"] == {"champion": "2", "previous": "1"}
+    proc = run([str(Path(sys.executable).with_name("airflow")), "dags", "test", "credit_risk__batch_transform",
+                "-c", json.dumps({"partition": "2026-11-21", "model_version": "3"})], env)
+    out = proc.stdout + proc.stderr
+    assert "ModelNotApprovedError" in out or "only Approved versions can be served" in out, out[-4000:]
+    assert "approval_status='PendingManualApproval'" in out
