@@ -1,6 +1,8 @@
 """### Training, quality gates, registration and approval
 Trains on the latest (or a named) dataset version through the use case's compute backend, evaluates on
-the held-out split, applies the quality gates, and registers the model in MLflow: `PendingManualApproval`
+the held-out split, runs Clarify (pre-training bias on the training set; post-training bias and SHAP on
+the held-out set — SageMaker Pipelines' ClarifyCheck), applies the quality gates (metrics, bias limits,
+challenger vs champion), and registers the model in MLflow: `PendingManualApproval`
 when every gate passed, `Rejected` (with the failed checks) otherwise. A pending version then waits for a
 named approver in this run's **Required actions** (Airflow human-in-the-loop): *Approve* moves the
 `champion` alias (the old champion keeps `previous`); *Reject* leaves the champion unchanged.
@@ -42,19 +44,33 @@ def build(uc):
         dataset = resolve_dataset()
         job = RunJobOperator(task_id="train_model", usecase=uc.name, job="train", job_args={"dataset": dataset})
 
+        @task(multiple_outputs=True)
+        @fail_fast
+        def plan_bias_analysis(job: dict, dataset: dict, run_id=None) -> dict:
+            from airsage import pipeline
+
+            return pipeline.clarify_plan(uc, job=job, dataset=dataset, run_key=pipeline.run_key_from(run_id))
+
+        plan = plan_bias_analysis(job.output, dataset)
+        pre = RunJobOperator(task_id="pre_training_bias", usecase=uc.name, job="clarify", job_args=plan["pre"])
+        post = RunJobOperator(task_id="post_training_bias_and_shap", usecase=uc.name, job="clarify",
+                              job_args=plan["post"])
+
         @task(pool="airsage_registry", retries=3)
         @fail_fast
-        def register_model(job: dict, dataset: dict, run_id=None, dag_run=None) -> dict:
+        def register_model(job: dict, dataset: dict, pre: dict, post: dict, run_id=None, dag_run=None) -> dict:
             from airsage import pipeline
 
             result = pipeline.register_trained(uc, job=job, dataset=dataset, run_key=pipeline.run_key_from(run_id),
-                                               actor=f"airflow:{dag_run.dag_id}")
+                                               actor=f"airflow:{dag_run.dag_id}",
+                                               clarify_outputs=[pre["outputs"].get("output"),
+                                                                post["outputs"].get("output")])
             for g in result["gates"]:
                 print(f"gate {g['name']}: {'PASS' if g['passed'] else 'FAIL'} value={g.get('value')} "
                       f"threshold={g.get('threshold')} {g.get('detail') or ''}")
             return {k: result[k] for k in ("name", "version", "status", "passed", "gates")}
 
-        registered = register_model(job.output, dataset)
+        registered = register_model(job.output, dataset, pre.output, post.output)
 
         @task.short_circuit
         def needs_approval(registered: dict, params=None) -> bool:

@@ -116,7 +116,8 @@ def cmd_transform(a) -> None:
                                             "join_source": a.join_source, "output_filter": a.output_filter,
                                             "assemble_with": a.assemble_with, "accept": a.accept,
                                             "max_payload_mb": a.max_payload_mb},
-                                  usecase=a.usecase, capture_uri=a.capture, run_key=a.run_key))
+                                  usecase=a.usecase, capture_uri=a.capture, run_key=a.run_key,
+                                  record_id=a.record_id))
 
 
 def cmd_clarify(a) -> None:
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--assemble-with", default="Line", choices=["None", "Line"])
     sp.add_argument("--usecase", help="use case (for the record id column); default: the model's name")
     sp.add_argument("--capture", help="data capture URI")
+    sp.add_argument("--record-id", help="record id: a column name, or for header-less CSV its index (e.g. 0)")
     sp.add_argument("--run-key")
 
     sp = add(sub, "clarify", cmd_clarify, "Clarify-style bias and SHAP analysis (analysis.json, report.html)")

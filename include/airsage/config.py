@@ -352,16 +352,62 @@ class ClarifySpec(Frozen):
     probability_threshold: float = 0.5
 
 
+NotifierName = Literal["log", "email", "slack", "sns"]
+
+
 class MonitorSpec(Frozen):
+    """Model monitoring (``airsage.steps.monitoring``, the ``<uc>__monitor`` DAG; README: Monitoring).
+
+    * Model Monitor checks: ``comparison_method`` / ``comparison_threshold`` are written into the
+      version's ``constraints.json`` when its baseline is suggested; that file then rules (edit it, or
+      re-baseline, to change them for an existing version).
+    * Drift (effect sizes, read at every run): a feature drifts when ``psi >= psi_threshold``, or its
+      normalised Wasserstein (numeric) / Jensen-Shannon distance (categorical) reaches its threshold;
+      features with fewer than ``min_drift_rows`` captured rows are not judged. The data drifts when
+      the SHAP-importance-weighted share of drifted features reaches ``drifted_share_alert``.
+    * Model quality: captured predictions get their labels from published datasets and human review
+      decisions arriving within ``ground_truth_offset_hours`` (start, end) after capture; with fewer
+      than ``min_ground_truth_rows`` labelled rows the metrics are reported but not judged.
+      ``model_quality_constraints`` (metric -> ``{threshold, comparison_operator}``) override the
+      constraints suggested from the training evaluation.
+    * Alerts go to every channel in ``notifiers``, each through an Airflow connection: ``email``
+      (SMTP provider; ``smtp_conn_id``, ``email_to``), ``slack`` (Slack provider; ``slack_conn_id``, an
+      incoming-webhook connection), ``sns`` (amazon provider; ``sns_conn_id``, ``sns_topic_arn``),
+      ``log`` (the task log). ``retrain_on_alert`` then triggers the ``<uc>__train`` DAG.
+    """
+
     comparison_method: Literal["Simple", "Robust"] = "Robust"
-    comparison_threshold: float = 0.1
-    psi_threshold: float = 0.2
-    js_threshold: float = 0.1
-    drifted_share_alert: float = 0.2  # importance-weighted share of drifted features that alerts
+    comparison_threshold: float = Field(0.1, gt=0, le=1)
+    psi_threshold: float = Field(0.2, gt=0)
+    js_threshold: float = Field(0.1, gt=0, le=1)
+    wasserstein_threshold: float = Field(0.1, gt=0)
+    drifted_share_alert: float = Field(0.2, gt=0, le=1)  # importance-weighted share of drifted features that alerts
+    min_drift_rows: int = Field(500, ge=1)
     ground_truth_offset_hours: tuple[float, float] = (0, 24 * 14)
-    notifiers: list[Literal["log", "email", "slack", "sns"]] = Field(default_factory=lambda: ["log"])
-    retrain_on_alert: bool = False
+    min_ground_truth_rows: int = Field(200, ge=1)
     model_quality_constraints: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notifiers: list[NotifierName] = Field(default_factory=lambda: ["log"])
+    email_to: list[str] = Field(default_factory=list)
+    email_from: str | None = None  # None: the SMTP connection's from_email
+    smtp_conn_id: str = "smtp_default"
+    slack_conn_id: str = "slack_default"
+    sns_conn_id: str = "aws_default"
+    sns_topic_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]+(\.fifo)?$")
+    sns_region: str | None = None  # None: the connection's / boto3's region
+    retrain_on_alert: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "MonitorSpec":
+        start, end = self.ground_truth_offset_hours
+        if end < start:
+            raise ValueError("monitor.ground_truth_offset_hours must be [start_h, end_h] with start_h <= end_h")
+        if len(set(self.notifiers)) != len(self.notifiers):
+            raise ValueError("monitor.notifiers lists a channel twice")
+        if "email" in self.notifiers and not self.email_to:
+            raise ValueError("monitor.notifiers has 'email' but monitor.email_to is empty: list the recipients")
+        if "sns" in self.notifiers and not self.sns_topic_arn:
+            raise ValueError("monitor.notifiers has 'sns' but monitor.sns_topic_arn is not set: give the topic ARN")
+        return self
 
 
 class JobCompute(Frozen):

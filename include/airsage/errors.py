@@ -47,7 +47,7 @@ class ModelNotApprovedError(AirsageError):
         self.status = status
         super().__init__(
             f"Model {model} version {self.version} has approval_status={status!r}; only Approved versions can be served.",
-            fix=f"Approve it (airsage registry approve {model} {self.version} --approver NAME --comment WHY, "
+            fix=f"Approve it (airsage registry approve {self.version} --usecase <usecase> --approver NAME --comment WHY, "
                 f"or the <usecase>__approve_model DAG) or score with an approved version / the 'champion' alias.")
 
 

@@ -194,13 +194,15 @@ def train_spec(uc: UseCase, dataset: dict[str, Any], run_key: str) -> JobSpec:
 
 
 def register_trained(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any], run_key: str, actor: str,
-                     bias: dict | None = None) -> dict[str, Any]:
+                     bias: dict | None = None, clarify_outputs: list[str] | None = None) -> dict[str, Any]:
     """Gate the trained model and register it (PendingManualApproval, or Rejected with the failed checks)."""
     from airsage.registry import ModelRegistry
     from airsage.training.gates import evaluate_gates
 
     outputs = job["outputs"]
     metrics = _read_job_metrics(outputs["output_data"])
+    if bias is None and clarify_outputs:
+        bias = merge_clarify(*clarify_outputs)
     reg = ModelRegistry.from_settings()
     champion = reg.champion(uc.registered_model_name)
     gates = evaluate_gates(uc, metrics["evaluation"], champion=champion.metrics if champion else None,
@@ -225,6 +227,63 @@ def _read_job_metrics(output_data_uri: str) -> dict[str, Any]:
             out["trials"] = json.loads(trials.read_text())
     _ = tarfile  # tar handling is storage.unpack_tar's
     return out
+
+
+# ---------------------------------------------------------------------- bias and explainability
+def clarify_plan(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any], run_key: str) -> dict[str, Any]:
+    """Inputs of the two Clarify jobs of a training run (SageMaker Pipelines' ClarifyCheck steps):
+    pre-training bias on the training dataset, post-training bias + SHAP on the held-out predictions."""
+    import tempfile
+    from pathlib import Path
+
+    from airsage.clarify.gates import analysis_config_for_usecase
+
+    root = uc.path("reports", "clarify", run_key)
+    eval_uri = storage.join(root, "input", "eval", "eval_predictions.parquet")
+    if not storage.exists(eval_uri):
+        with tempfile.TemporaryDirectory() as tmp:
+            storage.unpack_tar(job["outputs"]["output_data"], tmp)
+            storage.upload_file(Path(tmp) / "eval_predictions.parquet", eval_uri)
+    pre = analysis_config_for_usecase(uc, stage="pre", shap=False)
+    post = analysis_config_for_usecase(uc, stage="post", shap=True)
+    # The mounted model scores the held-out rows (Clarify's predictor, with probability_threshold), so the
+    # stored scores are excluded from the model input rather than used as predicted labels.
+    post["excluded_columns"] = list(dict.fromkeys([*post.get("excluded_columns", []), "score", "predicted_label"]))
+    pre["excluded_columns"] = list(dict.fromkeys([*pre.get("excluded_columns", []), "label_confidence",
+                                                  "label_source", "human_annotated", "labeling_job", "label_flag"]))
+    plans = {}
+    for stage, cfg, data, model in (("pre", pre, dataset["uri"], None),
+                                    ("post", post, storage.join(root, "input", "eval"), job["outputs"]["model_artifact"])):
+        cfg_uri = storage.join(root, "input", f"{stage}-config", "analysis_config.json")
+        storage.write_json(cfg_uri, cfg)
+        plans[stage] = {"stage": stage, "config_uri": cfg_uri, "data_uri": data, "model_uri": model,
+                        "output_uri": storage.join(root, f"{stage}_training")}
+    return plans
+
+
+def clarify_spec(uc: UseCase, *, run_key: str, config_uri: str, data_uri: str, output_uri: str,
+                 model_uri: str | None = None, stage: str = "analysis") -> JobSpec:
+    """A Clarify processing job (SageMaker's processing contract: config / data / model inputs)."""
+    inputs = {"config": config_uri, "data": data_uri}
+    if model_uri:
+        inputs["model"] = model_uri
+    return JobSpec(kind="clarify", name=job_name(uc.name, "clarify", stage, run_key),
+                   entrypoint="airsage.entrypoints.clarify", inputs=inputs, output_uri=output_uri,
+                   parameters={"max_shap_rows": uc.clarify.shap_sample_rows, "seed": uc.training.seed},
+                   resources=_resources(uc, "clarify"), tags={"usecase": uc.name, "stage": stage})
+
+
+def merge_clarify(*outputs: str | None) -> dict[str, Any] | None:
+    """One ``analysis.json`` from the pre- and post-training analyses (Clarify's layout)."""
+    merged: dict[str, Any] = {}
+    for out in outputs:
+        if out and storage.exists(storage.join(out, "analysis.json")):
+            for k, v in storage.read_json(storage.join(out, "analysis.json")).items():
+                if isinstance(v, dict) and isinstance(merged.get(k), dict):
+                    merged[k] = {**merged[k], **v}
+                else:
+                    merged.setdefault(k, v)
+    return merged or None
 
 
 # ---------------------------------------------------------------------- governance
@@ -340,3 +399,78 @@ def _safe(fn):
         return fn()
     except Exception:  # noqa: BLE001 - a summary shows what it can
         return None
+
+
+# ---------------------------------------------------------------------- CLI entry points
+def _bundle_for(uri: str, *, require_approved: bool):
+    """A ModelBundle from a registry URI (``models:/…``, guarded) or a model directory / model.tar.gz."""
+    from airsage.model import ModelBundle
+
+    if uri.startswith("models:/"):
+        from airsage.registry import ModelRegistry
+
+        resolved = ModelRegistry.from_settings().resolve(uri, require_approved=require_approved)
+        return resolved.load_bundle(), resolved.name, str(resolved.version)
+    return ModelBundle.load_uri(uri), "unregistered", "0"
+
+
+def transform_cli(*, model_uri: str, input_uri: str, output_uri: str, settings: dict[str, Any],
+                  usecase: str | None = None, capture_uri: str | None = None, run_key: str | None = None,
+                  record_id: str | None = None) -> dict:
+    """``airsage transform``: the batch-transform engine the DAG's job runs, with the approval guard."""
+    from airsage.config import get_usecase
+    from airsage.transform import run_batch_transform
+
+    if not model_uri.startswith("models:/"):
+        raise ConfigError(f"--model-uri {model_uri!r} is not a registry URI", key="--model-uri",
+                          fix="Use models:/<name>@<alias> or models:/<name>/<version>: only approved versions are served.")
+    bundle, name, version = _bundle_for(model_uri, require_approved=True)
+    uc = get_usecase(usecase or name) if (usecase or name) else None
+    if record_id not in (None, ""):
+        id_col: str | int | None = int(record_id) if str(record_id).lstrip("-").isdigit() else record_id
+    else:  # header-less CSV rows have no column names: the inference id is derived unless --record-id names an index
+        id_col = uc.schema_.record_id if uc and settings.get("content_type") != "text/csv" else None
+    report = run_batch_transform(
+        bundle, input_uri, output_uri, {k: v for k, v in settings.items() if v not in (None, "")},
+        model_name=name, model_version=version, run_key=run_key_from(run_key), capture_uri=capture_uri,
+        record_id_col=id_col, fail_on_file_error=False)
+    return report.to_dict()
+
+
+def clarify_cli(*, analysis_config: str, dataset_uri: str, output_uri: str, model_uri: str | None = None) -> dict:
+    """``airsage clarify``: Clarify's analysis on any dataset, for any registered (or local) model."""
+    from airsage.clarify.analysis_config import AnalysisConfig
+    from airsage.clarify.runner import run_analysis
+
+    cfg = AnalysisConfig.parse(storage.read_text(analysis_config), source=analysis_config)
+    model = _bundle_for(model_uri, require_approved=False)[0] if model_uri else None
+    return run_analysis(cfg, dataset_uri, output_uri, model=model).to_dict()
+
+
+def export_uncertain(uc: UseCase, input_uri: str, output_uri: str, *, n: int | None = None) -> dict:
+    """Active learning: a Ground Truth input manifest of the unlabelled records the champion is least sure about."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from airsage.labeling import export_uncertain as _export, load_dataset
+
+    bundle = _bundle_for(f"models:/{uc.registered_model_name}@champion", require_approved=True)[0]
+    frames = [pq.read_table(f).to_pandas() for f in storage.list_files(input_uri, suffixes=(".parquet",))]
+    if not frames:
+        raise DataValidationError(input_uri, ["no Parquet files"], fix="Point --input at unlabelled feature records.")
+    labeled = set(load_dataset("latest", uc)[uc.schema_.record_id].astype(str))
+    result = _export(bundle, pd.concat(frames, ignore_index=True), n or uc.labeling.active_learning_batch, output_uri,
+                     labeled_ids=labeled, record_id=uc.schema_.record_id, uc=uc)
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def monitor_suggest_baseline_cli(*, dataset_uri: str, output_uri: str, usecase: str | None = None) -> dict:
+    from airsage.steps.monitoring import suggest_baseline_cli
+
+    return suggest_baseline_cli(dataset_uri, output_uri, usecase=usecase)
+
+
+def monitor_analyze_cli(*, dataset_uri: str, baseline_uri: str, output_uri: str, usecase: str | None = None) -> dict:
+    from airsage.steps.monitoring import analyze_cli
+
+    return analyze_cli(dataset_uri, baseline_uri, output_uri, usecase=usecase)

@@ -40,7 +40,7 @@ def registry(env):
         "c = mlflow.MlflowClient()\n"
         "rm = c.get_registered_model('credit_risk')\n"
         "vs = c.search_model_versions(\"name='credit_risk'\")\n"
-        "print(json.dumps({'aliases': rm.aliases, 'versions': {v.version: dict(c.get_model_version('credit_risk', v.version).tags) for v in vs}}))\n"
+        "print(json.dumps({'aliases': {k: str(v) for k, v in rm.aliases.items()}, 'versions': {v.version: dict(c.get_model_version('credit_risk', v.version).tags) for v in vs}}))\n"
     )
     out = run([sys.executable, "-c", code], env)
     assert out.returncode == 0, out.stderr[-2000:]

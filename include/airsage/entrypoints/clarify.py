@@ -15,6 +15,7 @@ The result is staged beside the output directory and then moved in file by file 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -79,7 +80,10 @@ def run() -> dict:
             from airsage.model import ModelBundle
 
             model = ModelBundle.load(model_dir)
-        result = run_analysis(cfg, dataset, str(stage), model=model)
+        params = json.loads(os.environ.get("AIRSAGE_JOB_PARAMETERS") or "{}")
+        max_rows = params.get("max_shap_rows")
+        result = run_analysis(cfg, dataset, str(stage), model=model,
+                              max_shap_rows=int(max_rows) if max_rows else None, seed=int(params.get("seed", 0)))
         _publish(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

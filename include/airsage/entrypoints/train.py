@@ -30,6 +30,10 @@ def main() -> None:
     df = load_channel_frame(contract.channel("train"))
     result = fit(df, cfg)
     result.bundle.save(contract.model_dir())
+    # SageMaker serving code inside model.tar.gz (code/inference.py), for local and SageMaker artifacts alike
+    from airsage.compute.packaging import add_inference_code
+
+    add_inference_code(contract.model_dir())
     write_job_outputs(result, cfg, contract.output_data_dir())
     print_metrics(result)
 

@@ -23,6 +23,10 @@ def main() -> None:
     df = load_channel_frame(contract.channel("train"))
     tuned = run_tuning(df, cfg, tuning)
     tuned.result.bundle.save(contract.model_dir())
+    # SageMaker serving code inside model.tar.gz (code/inference.py), for local and SageMaker artifacts alike
+    from airsage.compute.packaging import add_inference_code
+
+    add_inference_code(contract.model_dir())
     out = contract.output_data_dir()
     summary = tuned.to_dict()
     write_job_outputs(tuned.result, cfg, out,
