@@ -111,6 +111,14 @@ def _transform_subprocess(model_dir: Path, data: Path, out: Path, variant: str) 
     return result
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: after fork+exec it still holds the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _child(model_dir: str, data: str, out: str, variant: str) -> None:
     import resource
 
@@ -131,7 +139,7 @@ def _child(model_dir: str, data: str, out: str, variant: str) -> None:
     cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
     print(json.dumps({"rows": report.records_out, "seconds": seconds, "rows_per_s": report.records_out / seconds,
                       "cpu_s_per_mrow": cpu / report.records_out * 1e6,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "peak_rss_mb": _peak_rss_mb(),
                       "stage_seconds": report.stage_seconds}))
 
 
@@ -169,7 +177,7 @@ def main() -> None:
           f"(before {bare1[0]:,.0f}, after {bare2[0]:,.0f}); {bare_cpu:.2f} CPU s per million rows")
     print()
     print("| run | rows | rows/s | ratio to bare | CPU ratio (bare / this) | peak RSS (MiB) "
-          "| RSS by quarter of the run (MiB) | busy s read/predict/write |")
+          "| max RSS after 25/50/75/100 % of the run (MiB, sampled) | busy s read/predict/write |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for name, r in (("A: JoinSource None, id + inference", a5), ("B: JoinSource Input + capture", b5),
                     ("A at 20M rows", a20)):

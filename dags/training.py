@@ -72,6 +72,20 @@ def build(uc):
 
         registered = register_model(job.output, dataset, pre.output, post.output)
 
+        @task
+        @fail_fast
+        def suggest_monitoring_baseline(registered: dict, job: dict, dataset: dict, post: dict, run_id=None) -> dict:
+            """Model Monitor baselines of this version (data quality, scores, model quality)."""
+            from airsage import pipeline, storage
+            from airsage.steps.monitoring import suggest_baseline_for_version
+
+            analysis = storage.join(post["outputs"]["output"], "analysis.json") if post["outputs"].get("output") else None
+            return suggest_baseline_for_version(uc, registered["version"], dataset_uri=dataset["uri"],
+                                                output_data_uri=job["outputs"]["output_data"],
+                                                run_key=pipeline.run_key_from(run_id), clarify_analysis_uri=analysis)
+
+        suggest_monitoring_baseline(registered, job.output, dataset, post.output)
+
         @task.short_circuit
         def needs_approval(registered: dict, params=None) -> bool:
             return registered["status"] == "PendingManualApproval" and bool(params["await_approval"])

@@ -1,9 +1,10 @@
 """``make demo``: the example use case's whole lifecycle, run through Airflow, DAG after DAG.
 
 generate data -> ``<uc>__import_labels`` -> ``<uc>__train`` (gates, register as PendingManualApproval)
--> ``<uc>__approve_model`` (a named approver) -> ``<uc>__batch_transform`` (the approved champion scores a
-partition) -> the optional steps other DAGs add (Clarify, monitoring, review) -> a summary of what was
-produced and where.
+(with Clarify bias + SHAP and the Model Monitor baselines) -> ``<uc>__approve_model`` (a named approver) ->
+``<uc>__batch_transform`` (the approved champion scores a partition, with data capture) -> ``<uc>__monitor``
+(data quality and drift against the champion's baseline) -> a summary of what was produced and where.
+Human review is not part of the demo: its tasks wait for a person (answer them in the UI after ``make up``).
 
 Each DAG runs with ``airflow dags test`` (no scheduler needed). Safe to run twice: data generation and
 label import are idempotent, training is skipped when the champion was already trained on the current
@@ -105,6 +106,9 @@ def run(usecase: str = "credit_risk", *, retrain: bool = False, partition: str =
 
     print(f"\n== 5. Score partition {partition} with the approved champion (batch transform)")
     dags_test(f"{uc.name}__batch_transform", {"partition": partition}, env)
+
+    print(f"\n== 6. Monitor partition {partition} against the champion's training baseline")
+    dags_test(f"{uc.name}__monitor", {"partition": partition}, env)
 
     summary = pipeline.summary(uc)
     print("\n== What the demo produced")

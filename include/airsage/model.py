@@ -53,7 +53,9 @@ class ModelBundle:
         for j, name in enumerate(self.feature_names):
             col = df[name]
             if name in self.categorical:
-                codes = pd.Categorical(col.astype(object), categories=self.categorical[name]).codes
+                # the vocabulary holds strings: 3 and "3" are the same category
+                values = col.astype(object).where(col.isna(), col.astype(str))
+                codes = pd.Categorical(values, categories=self.categorical[name]).codes
                 out[:, j] = np.where(codes < 0, np.nan, codes)
             else:
                 out[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)

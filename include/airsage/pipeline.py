@@ -355,7 +355,9 @@ def transform_spec(uc: UseCase, model: dict[str, Any], partition: dt.date, run_k
         "content_type": t.content_type, "split_type": t.split_type, "batch_strategy": t.batch_strategy,
         "max_payload_mb": t.max_payload_mb, "input_filter": t.input_filter, "join_source": t.join_source,
         "output_filter": t.output_filter, "assemble_with": t.assemble_with,
-        "model_name": model["name"], "model_version": str(model["version"]), "run_key": run_key,
+        # keyed by partition, not by Airflow run: any rerun of a partition replaces its capture and
+        # derived inference ids exactly (the job name stays unique per Airflow run)
+        "model_name": model["name"], "model_version": str(model["version"]), "run_key": f"dt-{partition}",
         "partition_date": str(partition), "record_id_col": uc.schema_.record_id,
         "capture_uri": uc.path("capture") if t.capture else None, "fail_on_file_error": False,
     }
@@ -390,6 +392,13 @@ def summary(uc: UseCase) -> dict[str, Any]:
         "champion": champion.version if champion else None,
         "latest_dataset": _safe(lambda: latest_dataset(uc)),
         "prediction_files": preds,
+        "capture_files": storage.list_files(uc.path("capture")),
+        "clarify_reports": storage.list_files(uc.path("reports", "clarify"), suffixes=("report.html",)),
+        "monitoring_reports": storage.list_files(uc.path("monitor", "runs"), suffixes=("report.html",)),
+        "monitoring_baselines": sorted({f.rsplit("/", 2)[0] for f in storage.list_files(
+            uc.path("monitor", "baselines"), suffixes=("constraints.json",))}),
+        "model_card": champion.tags.get("model_card_uri") if champion else None,
+        "audit_log": storage.join(load_settings().resolved_data_root, "_audit", name),
         "audit_events": len(reg.audit_events(name)),
     }
 

@@ -4,6 +4,9 @@ Airflow 3's four components (api-server on :8080, scheduler, dag-processor, trig
 (:5000) run from ``.venv`` with the embedded environment (``airsage.devenv``). Logs and pid files live in
 ``$AIRSAGE__HOME/services/``. Login: ``admin`` / ``admin`` (also ``approver``/``approver`` with the Op role
 and ``reviewer``/``reviewer`` with the User role) — Airflow's simple auth manager, for a laptop only.
+
+``start(env, names)`` / ``stop(env)`` take the environment explicitly, so the end-to-end tests run the very
+same launcher on a temporary home and free ports.
 """
 from __future__ import annotations
 
@@ -16,18 +19,43 @@ from pathlib import Path
 
 from airsage.devenv import airflow_env
 
-COMPONENTS = {
-    "api-server": ["airflow", "api-server"],
-    "scheduler": ["airflow", "scheduler"],
-    "dag-processor": ["airflow", "dag-processor"],
-    "triggerer": ["airflow", "triggerer"],
-}
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+ALL_COMPONENTS = (*AIRFLOW_COMPONENTS, "mlflow-ui")
 
 
-def _dir(env) -> Path:
+def service_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment every component shares.
+
+    Task processes talk to the api-server's Execution API; Airflow assumes ``http://localhost:8080`` unless told
+    otherwise, so a non-default ``AIRFLOW__API__PORT`` must also move the Execution API URL (else every task
+    fails to start, or worse, reaches another Airflow on :8080).
+    """
+    port = env.get("AIRFLOW__API__PORT", "8080")
+    out = dict(env)
+    if not out.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL") and not out.get("AIRFLOW__API__BASE_URL"):
+        out["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{port}/execution/"
+    return out
+
+
+def command(name: str, env: dict[str, str]) -> list[str]:
+    """The command line of one component."""
+    if name in AIRFLOW_COMPONENTS:
+        return [_bin("airflow"), name]
+    if name == "mlflow-ui":
+        return [_bin("mlflow"), "server", "--backend-store-uri", env["MLFLOW_TRACKING_URI"],
+                "--default-artifact-root", env["AIRSAGE__MLFLOW__ARTIFACT_ROOT"],
+                "--host", "127.0.0.1", "--port", env.get("MLFLOW_UI_PORT", "5000")]
+    raise ValueError(f"unknown component {name!r}; choose from {', '.join(ALL_COMPONENTS)}")
+
+
+def services_dir(env: dict[str, str]) -> Path:
     d = Path(env["AIRSAGE__HOME"]) / "services"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def log_path(env: dict[str, str], name: str) -> Path:
+    return services_dir(env) / f"{name}.log"
 
 
 def _bin(name: str) -> str:
@@ -37,9 +65,95 @@ def _bin(name: str) -> str:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-        return True
     except OSError:
         return False
+    try:  # a zombie child of this process counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def start(env: dict[str, str], names: tuple[str, ...] | list[str] = ALL_COMPONENTS) -> dict[str, int]:
+    """Start the named components in the background (one process group each); skip those already running.
+
+    Returns ``{name: pid}``. The metadata DB must exist (``airsage.demo.init_airflow``).
+    """
+    env = service_env(env)
+    d = services_dir(env)
+    home = Path(env["AIRSAGE__HOME"])
+    pids: dict[str, int] = {}
+    for name in names:
+        cmd = command(name, env)
+        pid_file = d / f"{name}.pid"
+        pid = _pid(pid_file)
+        if pid and _alive(pid):
+            print(f"{name}: already running (pid {pid})")
+            pids[name] = pid
+            continue
+        with open(log_path(env, name), "ab") as log:  # the child keeps its own descriptor
+            p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, cwd=str(home))
+        pid_file.write_text(str(p.pid))
+        pids[name] = p.pid
+        print(f"{name}: started (pid {p.pid}, log {log_path(env, name)})")
+    return pids
+
+
+def stop(env: dict[str, str], timeout_s: float = 20.0) -> list[str]:
+    """Stop every component started from this home: SIGTERM to its process group, SIGKILL after ``timeout_s``.
+
+    Returns the names that were running.
+    """
+    d = services_dir(env)
+    running: dict[str, int] = {}
+    for pid_file in sorted(d.glob("*.pid")):
+        pid = _pid(pid_file)
+        if pid and _alive(pid):
+            _signal_group(pid, signal.SIGTERM)
+            running[pid_file.stem] = pid
+    deadline = time.monotonic() + timeout_s
+    while running and any(_alive(p) for p in running.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for name, pid in running.items():
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            print(f"{name}: killed (pid {pid}, no exit after {timeout_s:.0f} s)")
+        else:
+            print(f"{name}: stopped (pid {pid})")
+    for name, pid in running.items():  # a component's leftovers (workers, task processes) share its group
+        _signal_group(pid, signal.SIGKILL)
+    for pid_file in d.glob("*.pid"):
+        pid_file.unlink(missing_ok=True)
+    return list(running)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        pass
+
+
+def status(env: dict[str, str]) -> dict[str, int | None]:
+    """``{name: pid}`` of every component started from this home; the pid is None when it is not running."""
+    out = {}
+    for pid_file in sorted(services_dir(env).glob("*.pid")):
+        pid = _pid(pid_file)
+        out[pid_file.stem] = pid if pid and _alive(pid) else None
+    return out
+
+
+def print_status(env: dict[str, str]) -> None:
+    for name, pid in status(env).items():
+        print(f"{name}: running (pid {pid})" if pid else f"{name}: dead")
 
 
 def up() -> None:
@@ -47,47 +161,23 @@ def up() -> None:
 
     env = airflow_env()
     init_airflow(env)
-    d = _dir(env)
-    procs = dict(COMPONENTS)
-    home = Path(env["AIRSAGE__HOME"])
-    procs["mlflow-ui"] = ["mlflow", "server", "--backend-store-uri", env["MLFLOW_TRACKING_URI"],
-                          "--default-artifact-root", env["AIRSAGE__MLFLOW__ARTIFACT_ROOT"],
-                          "--host", "127.0.0.1", "--port", "5000"]
-    for name, cmd in procs.items():
-        pid_file = d / f"{name}.pid"
-        if pid_file.exists() and _alive(int(pid_file.read_text())):
-            print(f"{name}: already running (pid {pid_file.read_text()})")
-            continue
-        log = open(d / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        p = subprocess.Popen([_bin(cmd[0]), *cmd[1:]], env=env, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True, cwd=str(home))
-        pid_file.write_text(str(p.pid))
-        print(f"{name}: started (pid {p.pid}, log {d / f'{name}.log'})")
+    start(env)
     print(f"\nAirflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  (login admin / admin; approver / approver)"
-          "\nMLflow UI:  http://localhost:5000\nStop with: make down")
+          f"\nMLflow UI:  http://localhost:{env.get('MLFLOW_UI_PORT', '5000')}\nStop with: make down")
     time.sleep(1)
 
 
 def down() -> None:
-    env = airflow_env()
-    d = _dir(env)
-    for pid_file in sorted(d.glob("*.pid")):
-        pid = int(pid_file.read_text())
-        if _alive(pid):
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except OSError:
-                pass
-            print(f"{pid_file.stem}: stopped (pid {pid})")
-        pid_file.unlink()
+    stop(airflow_env())
 
 
-def status() -> None:
-    env = airflow_env()
-    for pid_file in sorted(_dir(env).glob("*.pid")):
-        pid = int(pid_file.read_text())
-        print(f"{pid_file.stem}: {'running' if _alive(pid) else 'dead'} (pid {pid})")
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    actions = {"up": up, "down": down, "status": lambda: print_status(airflow_env())}
+    if len(argv) != 1 or argv[0] not in actions:
+        raise SystemExit("usage: python -m airsage.services up|down|status")
+    actions[argv[0]]()
 
 
 if __name__ == "__main__":
-    {"up": up, "down": down, "status": status}[sys.argv[1]]()
+    main()

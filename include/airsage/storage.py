@@ -109,7 +109,8 @@ def read_json(uri: str) -> Any:
 
 
 def list_files(prefix: str, *, suffixes: tuple[str, ...] | None = None) -> list[str]:
-    """Every file below ``prefix`` (recursive), sorted, hidden/temporary names skipped."""
+    """Every file below ``prefix`` (recursive), sorted. Names and folders starting with ``.`` or ``_``
+    (temporary files, ``_SUCCESS`` markers, sidecars such as ``_review/``) are skipped."""
     out: list[str] = []
     if is_s3(prefix):
         bucket, key = split_s3(prefix)
@@ -117,8 +118,8 @@ def list_files(prefix: str, *, suffixes: tuple[str, ...] | None = None) -> list[
         paginator = s3_client().get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=key):
             for obj in page.get("Contents", []):
-                name = obj["Key"].rsplit("/", 1)[-1]
-                if name and not name.startswith((".", "_")):
+                parts = obj["Key"][len(key):].split("/")
+                if parts[-1] and not any(p.startswith((".", "_")) for p in parts):
                     out.append(f"s3://{bucket}/{obj['Key']}")
     else:
         root = _local(prefix)
@@ -126,7 +127,7 @@ def list_files(prefix: str, *, suffixes: tuple[str, ...] | None = None) -> list[
             out = [str(root)]
         elif root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
                 out += [os.path.join(dirpath, f) for f in filenames if not f.startswith((".", "_"))]
     if suffixes:
         out = [u for u in out if u.endswith(suffixes)]
@@ -323,6 +324,7 @@ def atomic_dir(uri: str) -> Iterator[Path]:
         return
     target = _local(uri)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(target)
     stage = target.with_name(f".{target.name}.stage-{uuid.uuid4().hex[:8]}")
     stage.mkdir()
     try:
@@ -338,6 +340,22 @@ def atomic_dir(uri: str) -> Iterator[Path]:
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+STALE_AFTER_S = 6 * 3600
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove staging / swapped-out directories that a killed run left beside ``target`` (older than 6 h,
+    so a concurrent writer's live stage is never touched)."""
+    import time
+
+    for leftover in list(target.parent.glob(f".{target.name}.stage-*")) + list(target.parent.glob(f".{target.name}.old-*")):
+        try:
+            if time.time() - leftover.stat().st_mtime > STALE_AFTER_S:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def is_complete(uri: str) -> bool:

@@ -93,6 +93,8 @@ def test_second_run_is_safe(first_run, env):
     assert sorted(p.name for p in (data / "predictions" / "dt=2026-11-21").rglob("*")) == before
     assert sorted(p.name for p in (data / "datasets").iterdir()) == datasets_before
     assert list(registry(env)["versions"]) == ["1"]
+    captures = sorted((data / "capture" / "dt=2026-11-21").glob("*.parquet"))
+    assert len(captures) == 1, captures  # a rerun of the partition replaces its capture, never adds one
 
 
 def test_unapproved_version_is_refused_by_the_transform_dag(first_run, env):

@@ -221,7 +221,8 @@ def _score_and_quality_baseline(uc: UseCase, outputs: dict[str, Any]) -> dict[st
                                                 y_pred=(frame[SCORE].to_numpy()[keep] > uc.training.decision_threshold),
                                                 evaluation_time=_now().isoformat(timespec="seconds"))
     if quality is not None:
-        cons = cons or suggest_model_quality_constraints(quality)
+        # same margin rule as the training job's suggestion: max(3 std, 0.05)
+        cons = cons or suggest_model_quality_constraints(quality, n_std=3.0, min_slack=0.05)
         docs[MODEL_QUALITY_FILE] = quality
         docs[MODEL_QUALITY_CONSTRAINTS_FILE] = with_overrides(cons, uc.monitor.model_quality_constraints)
     return docs
@@ -359,7 +360,8 @@ def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
         data.write(str(stage))
         if quality.get("statistics") is not None:
             (stage / "model_quality").mkdir()
-            (stage / "model_quality" / STATISTICS_FILE).write_text(json.dumps(quality["statistics"], indent=2, default=str))
+            (stage / "model_quality" / STATISTICS_FILE).write_text(
+                json.dumps(quality["statistics"], indent=2, default=str))
             (stage / "model_quality" / VIOLATIONS_FILE).write_text(
                 json.dumps({"violations": quality.get("violations", [])}, indent=2))
         (stage / RUN_FILE).write_text(json.dumps(run_doc, indent=2, default=str) + "\n")
@@ -437,7 +439,8 @@ def _select_capture(uc: UseCase, day: dt.date, version: str | None, stack: ExitS
         missing = [c for c in ("inference_id", "model_version") if c not in names]
         if missing:
             raise DataValidationError(uri, [f"capture file lacks {missing}"],
-                                      fix="Capture files are written by the batch transform (airsage.transform.capture).")
+                                      fix="Capture files are written by the batch transform "
+                                          "(airsage.transform.capture).")
         cols = [c for c in ("inference_id", "model_version", "captured_at", SCORE, "predicted_label") if c in names]
         meta = pq.read_table(local, columns=cols)
         newest = pc.max(meta.column("captured_at")).as_py() if "captured_at" in names and meta.num_rows else None
@@ -488,7 +491,8 @@ def _stream_capture(files: list[tuple[str, tuple[Path, Any]]], *, with_score: bo
     for _, (local, mask) in files:
         schema = pq.read_schema(local)
         wanted = [c for c in schema.names if c not in skip]
-        strings = [f.name for f in schema if f.name in wanted and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+        strings = [f.name for f in schema
+                   if f.name in wanted and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
         pf = pq.ParquetFile(local, read_dictionary=strings)
         offset = 0
         for i in range(pf.num_row_groups):

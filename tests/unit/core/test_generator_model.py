@@ -50,3 +50,9 @@ def test_bundle_encoding_and_roundtrip(tmp_path):
     np.testing.assert_allclose(again.predict_proba(df), bundle.predict_proba(df), rtol=1e-6)
     with pytest.raises(Exception, match="missing feature"):
         bundle.encode(df.drop(columns=["income"]))
+
+
+def test_numeric_looking_categories_match_their_string_vocabulary():
+    df = pd.DataFrame({"x": [1.0, 2.0], "c": [3, 4]})
+    bundle = ModelBundle("xgboost", ["x", "c"], {"c": ["3", "4"]})
+    assert bundle.encode(df)[:, 1].tolist() == [0.0, 1.0]

@@ -57,3 +57,22 @@ def test_join_and_split():
     assert storage.split_s3("s3://b/k/e/y") == ("b", "k/e/y")
     with pytest.raises(StorageError):
         storage.split_s3("/local")
+
+
+def test_sidecars_are_not_listed_and_stale_stages_are_swept(tmp_path):
+    import time
+
+    out = tmp_path / "p"
+    (out / "_review").mkdir(parents=True)
+    (out / "_review" / "status.parquet").write_text("x")
+    (out / "a.out").write_text("x")
+    assert storage.list_files(str(out)) == [str(out / "a.out")]
+    stale = tmp_path / ".q.stage-deadbeef"
+    stale.mkdir()
+    old = time.time() - storage.STALE_AFTER_S - 10
+    os.utime(stale, (old, old))
+    fresh = tmp_path / ".q.stage-cafebabe"
+    fresh.mkdir()
+    with storage.atomic_dir(str(tmp_path / "q")) as stage:
+        (stage / "f").write_text("1")
+    assert not stale.exists() and fresh.exists()  # a live (recent) stage of another writer is left alone

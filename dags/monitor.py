@@ -1,0 +1,113 @@
+"""### Model monitoring (SageMaker Model Monitor on the captured scoring data)
+Runs when the batch transform publishes a scored partition (the use case's **predictions Asset**; the
+event names the partition and the model version), or by hand with the form below. For each partition it
+compares the captured inputs and scores with the baseline **of the model version that scored them**
+(suggested from its training data at registration):
+
+* data quality: Model Monitor's checks and `constraint_violations.json` (types, completeness,
+  categorical domains, missing/extra columns, L-infinity distribution distance);
+* data drift: PSI / Jensen-Shannon / normalised Wasserstein per feature, weighted by the version's SHAP
+  importance; prediction drift of the score;
+* model quality, once labels have arrived (published datasets, human review decisions) within
+  `monitor.ground_truth_offset_hours` of the capture.
+
+Outputs: `<root>/monitor/runs/dt=<partition>/<run>/` (Model Monitor files, `report.html`) and one
+history point per partition. On an alert it notifies every channel in `monitor.notifiers` (log, email,
+Slack, SNS through Airflow connections) and, with `monitor.retrain_on_alert`, triggers `<uc>__train`.
+
+**Form:** `partition` (YYYY-MM-DD; empty = the partition(s) named by the triggering asset events),
+`model_version` (empty = the version recorded in the capture).
+"""
+from __future__ import annotations
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, task
+
+from airsage_airflow.assets import predictions_asset
+from airsage_airflow.errors import fail_fast
+from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
+
+
+def build(uc):
+    asset = predictions_asset(uc)
+
+    @dag(dag_id=f"{uc.name}__monitor", schedule=[asset], start_date=start_date(uc), catchup=False,
+         max_active_runs=1, default_args=default_args(uc), tags=tags(uc, "monitoring"), doc_md=__doc__,
+         params={
+             "partition": Param("", type="string", pattern=r"^(\d{4}-\d{2}-\d{2})?$", title="Partition (YYYY-MM-DD)",
+                                description="The scored partition to monitor. Empty = the partition(s) of the "
+                                            "triggering predictions asset events."),
+             "model_version": Param("", type="string", pattern=r"^(\d+)?$", title="Model version",
+                                    description="Judge only the rows this version scored. Empty = the version "
+                                                "recorded in the capture (the newest scoring run's)."),
+         })
+    def monitor():
+        @task
+        @fail_fast
+        def monitor_partition(params=None, run_id=None, triggering_asset_events=None) -> dict:
+            from airsage.errors import ConfigError
+            from airsage.pipeline import run_key_from
+            from airsage.steps.monitoring import monitor_partition as run_monitor
+
+            targets = _targets(params, triggering_asset_events, asset)
+            if not targets:
+                raise ConfigError("no partition to monitor: the form's partition is empty and no predictions asset "
+                                  "event triggered this run", key="partition",
+                                  fix="Give partition=YYYY-MM-DD (a scored partition) in the trigger form.")
+            runs = []
+            for partition, version in targets:
+                summary = run_monitor(uc, partition=partition, run_key=run_key_from(run_id), model_version=version)
+                print(f"Monitoring {partition} (model v{summary['model_version']}): "
+                      + ("ALERT: " + "; ".join(summary["reasons"]) if summary["alert"] else "no alert")
+                      + f"; report {summary['report_uri']}")
+                runs.append(summary)
+            return {"alert": any(r["alert"] for r in runs), "runs": runs}
+
+        @task.branch
+        def branch_on_alert(result: dict) -> str:
+            return "notify_alert" if result["alert"] else "no_alert"
+
+        @task
+        @fail_fast
+        def notify_alert(result: dict) -> dict:
+            from airflow.sdk import get_current_context
+
+            from airsage_airflow.notifiers import send_alert
+
+            return send_alert(uc, result["runs"], get_current_context())
+
+        result = monitor_partition()
+        notified = notify_alert(result)
+        branch_on_alert(result) >> [notified, EmptyOperator(task_id="no_alert")]
+        if uc.monitor.retrain_on_alert:
+            notified >> TriggerDagRunOperator(
+                task_id="trigger_retraining", trigger_dag_id=f"{uc.name}__train",
+                trigger_run_id="monitor_alert__{{ run_id }}", logical_date=None, skip_when_already_exists=True,
+                conf={"dataset_version": "", "await_approval": True},
+                note=f"Triggered by {uc.name}__monitor: a monitoring alert (monitor.retrain_on_alert).")
+
+    return monitor()
+
+
+def _targets(params: dict, events, asset) -> list[tuple[str, str | None]]:
+    """(partition, model version) pairs: the form's, else one per distinct partition of the triggering
+    asset events (several scored partitions may be waiting when the run starts)."""
+    version = params.get("model_version") or None
+    if params.get("partition"):
+        return [(params["partition"], version)]
+    out: dict[str, str | None] = {}
+    try:
+        asset_events = list(events[asset]) if events else []
+    except KeyError:
+        asset_events = []
+    for event in asset_events:
+        extra = dict(getattr(event, "extra", None) or {})
+        if extra.get("partition"):
+            recorded = str(extra["model_version"]) if extra.get("model_version") else None
+            out[str(extra["partition"])] = version or recorded
+    return sorted(out.items())
+
+
+for _uc in usecases_or_none():
+    build(_uc)
