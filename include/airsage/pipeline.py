@@ -261,6 +261,33 @@ def clarify_plan(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any], r
     return plans
 
 
+def clarify_standalone_plan(uc: UseCase, *, run_key: str, dataset_uri: str, model_version: str | None = None,
+                            model_alias: str | None = None, stages: str = "all") -> dict[str, Any]:
+    """One Clarify analysis of any dataset with any registered version (candidates too: analysing a
+    model is not serving it), configured from the use case."""
+    from airsage.clarify.gates import analysis_config_for_usecase
+    from airsage.registry import ModelRegistry
+
+    model_uri = None
+    if model_version or model_alias:
+        uri = (f"models:/{uc.registered_model_name}/{model_version}" if model_version
+               else f"models:/{uc.registered_model_name}@{model_alias}")
+        model_uri = ModelRegistry.from_settings().resolve(uri, require_approved=False).model_artifact_uri
+    stage = {"all": "all", "pre": "pre", "post": "post"}[stages]
+    if stage != "pre" and not model_uri:
+        raise ConfigError("post-training bias and SHAP need a model", key="model_version",
+                          fix="Name a model version or alias, or choose stages=pre.")
+    cfg = analysis_config_for_usecase(uc, stage=stage, shap=stage != "pre")
+    cfg["excluded_columns"] = list(dict.fromkeys([*cfg.get("excluded_columns", []), "score", "predicted_label",
+                                                  "label_confidence", "label_source", "human_annotated",
+                                                  "labeling_job", "label_flag", "label_available_at"]))
+    root = uc.path("reports", "clarify", run_key)
+    cfg_uri = storage.join(root, "input", "config", "analysis_config.json")
+    storage.write_json(cfg_uri, cfg)
+    return {"stage": "standalone", "config_uri": cfg_uri, "data_uri": dataset_uri, "model_uri": model_uri,
+            "output_uri": storage.join(root, "analysis")}
+
+
 def clarify_spec(uc: UseCase, *, run_key: str, config_uri: str, data_uri: str, output_uri: str,
                  model_uri: str | None = None, stage: str = "analysis") -> JobSpec:
     """A Clarify processing job (SageMaker's processing contract: config / data / model inputs)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOWS = {"import_labels", "train", "approve_model", "promote_model", "batch_transform", "human_review", "monitor"}
+WORKFLOWS = {"import_labels", "train", "approve_model", "promote_model", "batch_transform", "human_review", "monitor", "clarify"}
 
 
 @pytest.fixture(scope="module")
