@@ -3,8 +3,8 @@
 * ``postgres`` (session): the local PostgreSQL (``AIRSAGE_TEST_PG_DSN``, default
   ``postgresql://postgres@127.0.0.1:5432/postgres``) or a skip naming why; ``postgres.create(tag)`` makes a
   uniquely-named database and returns its SQLAlchemy URL; every database made is dropped at teardown.
-* ``redis_url`` (session): ``redis://127.0.0.1:6379/<n>`` on an empty database index (or a skip), flushed at
-  teardown.
+* ``redis_url`` (session): ``redis://127.0.0.1:6379/<n>`` on an empty database index, claimed with a key so
+  parallel runs take different ones (or a skip), flushed at teardown.
 * ``s3`` (session): moto's server in a thread on 127.0.0.1 and a free port, standing in for MinIO, with the
   buckets ``airsage`` and ``mlflow``; ``s3.env`` is what every process needs to reach it.
 * ``mlflow_server`` (session): ``mlflow server`` with a fresh PostgreSQL backend store and its artifacts proxied
@@ -94,7 +94,7 @@ def postgres():
     try:
         pg.connect().close()
     except Exception as exc:  # noqa: BLE001 - any failure to connect means: not reachable here
-        pytest.skip(f"PostgreSQL is not reachable at {PG_DSN} ({str(exc).strip()}); start it with "
+        pytest.skip(f"PostgreSQL is not reachable at {PG_DSN} ({' '.join(str(exc).split())}); start it with "
                     "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' "
                     "or point AIRSAGE_TEST_PG_DSN at one")
     try:
@@ -110,15 +110,22 @@ def redis_url():
     try:
         probe = redis.Redis(host=REDIS_HOST, port=int(REDIS_PORT), socket_timeout=5)
         probe.ping()
-        n_dbs = int(probe.config_get("databases").get("databases", 16))
     except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT} ({exc}); start it with 'redis-server "
-                    "--daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no' "
+        pytest.skip(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT} ({' '.join(str(exc).split())}); start "
+                    "it with 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no' "
                     "or point AIRSAGE_TEST_REDIS at one")
+    try:
+        n_dbs = int(probe.config_get("databases").get("databases", 16))
+    except redis.RedisError:  # CONFIG may be disabled; 16 is Redis's default
+        n_dbs = 16
+    claim = f"airsage-topology:{uuid.uuid4().hex}"
     for index in range(n_dbs - 1, 0, -1):  # an empty database index, counting down from the last one
         client = redis.Redis(host=REDIS_HOST, port=int(REDIS_PORT), db=index, socket_timeout=5)
-        if client.dbsize() == 0:
-            break
+        # claimed with a key of its own, so a second test run at the same time takes another index
+        if client.dbsize() == 0 and client.set("airsage-topology:owner", claim, nx=True, ex=3600):
+            if client.dbsize() == 1:
+                break
+            client.delete("airsage-topology:owner")
     else:
         pytest.skip(f"every Redis database index on {REDIS_HOST}:{REDIS_PORT} holds keys; none is free to use")
     try:

@@ -4,10 +4,11 @@ backend, and the api-server, scheduler, dag-processor and one ``airflow celery w
 A DAG run is triggered through the REST API (a token from the simple auth manager) and must succeed on the Celery
 worker: the worker logs the workload, Celery records the task in its result backend, and the task's output (a
 dataset on S3, its lineage in the MLflow server) exists. Component logs are printed when anything fails.
+The triggerer is not started: no Airsage task defers on the local backend.
 """
 from __future__ import annotations
 
-import os
+import json
 import secrets
 import subprocess
 import time
@@ -50,7 +51,7 @@ def airflow_stack(postgres, redis_url, s3, mlflow_server, tmp_path_factory):
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),  # shared: the api-server checks the tasks' tokens
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),  # shared: the api-server checks the tasks' tokens
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW_CONN_AWS_DEFAULT": "aws://testing:testing@/?region_name=us-east-1&endpoint_url="
@@ -61,7 +62,7 @@ def airflow_stack(postgres, redis_url, s3, mlflow_server, tmp_path_factory):
         "MLFLOW_DISABLE_TELEMETRY": "true",
     })
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(__import__("json").dumps(USERS))
+    Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(json.dumps(USERS))
 
     procs = Processes(home / "logs")
     migrate = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, cwd=home, capture_output=True,
@@ -140,15 +141,25 @@ def test_dag_run_triggered_over_rest_succeeds_on_the_celery_worker(airflow_stack
         status, xcom = http_json("GET", f"{run_url}/taskInstances/{TASK_ID}/xcomEntries/return_value", token=tok)
         assert status == 200, xcom
         result = xcom["value"]
-        result = result if isinstance(result, dict) else __import__("json").loads(result)
+        result = result if isinstance(result, dict) else json.loads(result)
 
-        # it ran on the Celery worker: the worker logged the workload, Celery recorded the task's result
+        # it ran on the Celery worker: the scheduler handed it to Celery (external_executor_id), the worker named
+        # "topology@..." executed that Celery task, and Celery stored its result in the PostgreSQL result backend
+        # (after the task itself reported success, so wait for it)
+        metadata = airflow_stack["metadata"]
+        [(celery_id,)] = postgres.query(metadata, "SELECT external_executor_id FROM task_instance "
+                                                  "WHERE dag_id = %s AND task_id = %s AND run_id = %s",
+                                        (DAG_ID, TASK_ID, run["dag_run_id"]))
+        assert celery_id, "the scheduler recorded no Celery task id"
+        def celery_result():
+            rows = postgres.query(metadata, "SELECT status FROM celery_taskmeta WHERE task_id = %s", (celery_id,))
+            return rows[0][0] if rows and rows[0][0] in ("SUCCESS", "FAILURE", "REVOKED") else None
+
+        assert wait_for("Celery's result for the task", celery_result, procs, 90) == "SUCCESS"
         worker_log = procs.log("celery-worker").read_text(errors="replace")
-        executed = [line for line in worker_log.splitlines() if "Executing workload in Celery" in line]
-        assert any(DAG_ID in line and TASK_ID in line for line in executed), worker_log[-4000:]
-        assert "topology@" in worker_log
-        celery = postgres.query(airflow_stack["metadata"], "SELECT status FROM celery_taskmeta")
-        assert ("SUCCESS",) in celery, celery
+        assert "topology@" in worker_log and f"execute_workload[{celery_id}] received" in worker_log
+        executed = [line for line in worker_log.splitlines() if f"[{celery_id}] Executing workload in Celery" in line]
+        assert executed and DAG_ID in executed[0] and TASK_ID in executed[0], worker_log[-4000:]
 
         # what the task did: a dataset version on S3 and its lineage run in the MLflow server
         assert result["uri"].startswith(f"{DATA_ROOT}/credit_risk/datasets/"), result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -24,7 +25,8 @@ ARTIFACT_ROOT = "s3://mlflow/artifacts"
 # A stand-in for the Clarify jobs' merged analysis.json (Clarify itself is tested elsewhere and is not storage):
 # within the use case's max_bias limits, so the version registers as PendingManualApproval.
 BIAS = {"post_training_bias_metrics": {"label": "default", "label_value_or_threshold": "1", "facets": {
-    "sex": [{"value_or_threshold": "female", "metrics": [{"name": "DPPL", "value": 0.04}, {"name": "DI", "value": 0.93}]}],
+    "sex": [{"value_or_threshold": "female",
+             "metrics": [{"name": "DPPL", "value": 0.04}, {"name": "DI", "value": 0.93}]}],
     "age_group": [{"value_or_threshold": "18-25",
                    "metrics": [{"name": "DPPL", "value": -0.03}, {"name": "DI", "value": 1.05}]}]}}}
 
@@ -32,7 +34,7 @@ BIAS = {"post_training_bias_metrics": {"label": "default", "label_value_or_thres
 @pytest.fixture
 def compose_env(mlflow_server, s3, tmp_path, monkeypatch):
     """This process configured like compose's containers (docker-compose.yaml ``x-airsage-common``)."""
-    for key in [k for k in list(__import__("os").environ) if k.startswith(("AIRSAGE__", "MLFLOW_", "AWS_"))]:
+    for key in [k for k in list(os.environ) if k.startswith(("AIRSAGE__", "MLFLOW_", "AWS_"))]:
         monkeypatch.delenv(key)
     env = {**s3.env, "MLFLOW_TRACKING_URI": mlflow_server.url, "AIRSAGE__HOME": str(tmp_path / "home"),
            "AIRSAGE__DATA_ROOT": DATA_ROOT, "AIRSAGE__MLFLOW__ARTIFACT_ROOT": ARTIFACT_ROOT,
@@ -81,7 +83,8 @@ def test_train_register_approve_and_serve_over_http_with_s3(compose_env, mlflow_
                                            actor="topology-test", bias=BIAS)
     assert registered["status"] == "PendingManualApproval", registered["gates"]
     version = str(registered["version"])
-    approved = pipeline.decide(uc, version, "approve", actor="topology-approver", comment="Topology test: gates passed.")
+    approved = pipeline.decide(uc, version, "approve", actor="topology-approver",
+                               comment="Topology test: gates passed.")
     assert approved["status"] == "Approved" and approved["model_card"]
 
     # serving: the alias resolves to the approved version; the bundle loads and scores
@@ -127,7 +130,7 @@ def test_server_proxies_artifacts_to_s3(mlflow_server, s3, monkeypatch):
     """A client with no S3 settings at all logs through the server (``mlflow-artifacts:``) into the bucket."""
     import mlflow
 
-    for key in [k for k in list(__import__("os").environ) if k.startswith(("AWS_", "MLFLOW_"))]:
+    for key in [k for k in list(os.environ) if k.startswith(("AWS_", "MLFLOW_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     client = mlflow.MlflowClient(tracking_uri=mlflow_server.url)
