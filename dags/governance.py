@@ -52,7 +52,9 @@ def build_approve(uc):
             subject=f"Approve {uc.registered_model_name} version {{{{ params.version }}}}?",
             body="{{ ti.xcom_pull(task_ids='approval_summary') }}",
             options=["Approve", "Reject"],
-            params={"comment": Param("", type="string", minLength=3, title="Comment")},
+            # not "comment": the DAG's own form field of that name would override this one with ""
+            params={"approval_comment": Param(None, type=["null", "string"], minLength=3, title="Comment",
+                                              description="Why (recorded in the audit log).")},
             response_timeout=dt.timedelta(days=7),
         )
 
@@ -66,7 +68,7 @@ def build_approve(uc):
                 user = answer.get("responded_by_user") or {}
                 decision = "approve" if answer["chosen_options"] == ["Approve"] else "reject"
                 actor = user.get("name") or user.get("id") or ""
-                comment = (answer.get("params_input") or {}).get("comment", "")
+                comment = (answer.get("params_input") or {}).get("approval_comment") or ""
             else:
                 decision, actor, comment = params["decision"], _actor(params, dag_run), params["comment"]
             return pipeline.decide(uc, params["version"], decision, actor=actor, comment=comment)

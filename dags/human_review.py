@@ -59,7 +59,8 @@ def build(uc):
             task_id="review_record",
             subject=f"Review a {uc.name} prediction",
             options=["Confirm", "Override"],
-            params={"comment": Param("", type="string", title="Comment", description="Why (kept with the label).")},
+            params={"comment": Param(None, type=["null", "string"], title="Comment",
+                                     description="Why (kept with the label).")},
             response_timeout=dt.timedelta(hours=uc.review.timeout_hours),
             retries=0,
         ).expand(body=review_bodies(queued))

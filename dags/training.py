@@ -103,7 +103,7 @@ def build(uc):
             subject=f"Approve {uc.registered_model_name} version {{{{ ti.xcom_pull(task_ids='register_model')['version'] }}}}?",
             body="{{ ti.xcom_pull(task_ids='approval_summary') }}",
             options=["Approve", "Reject"],
-            params={"comment": Param("", type="string", minLength=3, title="Comment",
+            params={"comment": Param(None, type=["null", "string"], minLength=3, title="Comment",
                                      description="Why (recorded in the audit log and the model card).")},
             response_timeout=dt.timedelta(days=7), retries=0,
         )
@@ -117,7 +117,7 @@ def build(uc):
             decision = "approve" if answer["chosen_options"] == ["Approve"] else "reject"
             return pipeline.decide(uc, registered["version"], decision,
                                     actor=user.get("name") or user.get("id") or "unknown",
-                                    comment=(answer.get("params_input") or {}).get("comment", ""))
+                                    comment=(answer.get("params_input") or {}).get("comment") or "")
 
         gate = needs_approval(registered)
         gate >> summary >> approval

@@ -102,7 +102,8 @@ def record_decisions(uc: UseCase, *, queued: dict[str, Any], answers: list[dict[
                 payload, decision="override" if override else "confirm",
                 reviewer=user.get("name") or user.get("id") or "unknown", created_at=created,
                 submitted_at=_ts(answer.get("responded_at")) or dt.datetime.now(dt.UTC),
-                label=1 - int(payload["model_label"]) if override else None, comment=params.get("comment", ""))
+                label=1 - int(payload["model_label"]) if override else None,
+                comment=params.get("comment") or "")
         else:
             decision = timeout_decision(payload, uc.review, created_at=created)
         written.append(write_a2i_output(decision, a2i_root(uc), flow_definition_name(uc)))
