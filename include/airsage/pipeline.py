@@ -215,7 +215,6 @@ def register_trained(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any
 
 
 def _read_job_metrics(output_data_uri: str) -> dict[str, Any]:
-    import tarfile
     import tempfile
     from pathlib import Path
 
@@ -225,7 +224,6 @@ def _read_job_metrics(output_data_uri: str) -> dict[str, Any]:
         trials = Path(tmp) / "trials.json"
         if trials.exists():
             out["trials"] = json.loads(trials.read_text())
-    _ = tarfile  # tar handling is storage.unpack_tar's
     return out
 
 
