@@ -34,6 +34,8 @@ def service_env(env: dict[str, str]) -> dict[str, str]:
     out = dict(env)
     if not out.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL") and not out.get("AIRFLOW__API__BASE_URL"):
         out["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{port}/execution/"
+    # MLflow 3.17 starts job-execution workers for GenAI jobs by default; Airsage uses none of them
+    out.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     return out
 
 
@@ -44,7 +46,7 @@ def command(name: str, env: dict[str, str]) -> list[str]:
     if name == "mlflow-ui":
         return [_bin("mlflow"), "server", "--backend-store-uri", env["MLFLOW_TRACKING_URI"],
                 "--default-artifact-root", env["AIRSAGE__MLFLOW__ARTIFACT_ROOT"],
-                "--host", "127.0.0.1", "--port", env.get("MLFLOW_UI_PORT", "5000")]
+                "--host", "127.0.0.1", "--port", env.get("MLFLOW_UI_PORT", "5000"), "--workers", "1"]
     raise ValueError(f"unknown component {name!r}; choose from {', '.join(ALL_COMPONENTS)}")
 
 
