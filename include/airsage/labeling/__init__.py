@@ -16,8 +16,7 @@ publishing), ``importer``, ``active_learning``, ``simulate`` (demo/test label so
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from airsage._lazy import lazy_exports
 
 _EXPORTS = {
     "import_labels": "importer", "ImportReport": "importer", "lineage": "importer",
@@ -32,7 +31,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"airsage.labeling.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'airsage.labeling' has no attribute {name!r}")
+__getattr__ = lazy_exports("airsage.labeling", {k: f"airsage.labeling.{v}" for k, v in _EXPORTS.items()})

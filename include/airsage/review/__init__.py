@@ -9,8 +9,7 @@ put the final label and reviewer beside the model's. Imported lazily: ``import a
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from airsage._lazy import lazy_exports
 
 _EXPORTS = {
     "route_records": "airsage.review.routing",
@@ -36,7 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'airsage.review' has no attribute {name!r}")
+__getattr__ = lazy_exports("airsage.review", _EXPORTS)

@@ -13,8 +13,7 @@ Lines semantics), ``encoding`` (Arrow -> model matrix), ``capture`` (monitoring 
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from airsage._lazy import lazy_exports
 
 _EXPORTS = {
     "TransformConfig": "airsage.transform.settings",
@@ -31,7 +30,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'airsage.transform' has no attribute {name!r}")
+__getattr__ = lazy_exports("airsage.transform", _EXPORTS)
