@@ -2,7 +2,9 @@
 Scores the partition of the run's data interval (yesterday's records for the nightly run) with the
 **approved** champion model, with SageMaker Batch Transform semantics (split, filters, join, one
 `<file>.out` per input file), captures inputs and outputs for monitoring, and publishes the
-predictions Asset (which schedules monitoring and human review).
+predictions Asset (which schedules monitoring and human review). On SageMaker
+(`compute.transform.backend: sagemaker`) the publish step imports the job's data capture into the
+same capture table the local engine writes.
 
 **Form:** `partition` (YYYY-MM-DD; empty = the run's data interval), `model_alias` or `model_version`
 (an unapproved version is refused), `input_uri` / `output_uri` overrides.
@@ -53,9 +55,10 @@ def build(uc):
         def publish_predictions(job: dict, plan: dict, outlet_events=None) -> dict:
             from airsage import pipeline
 
-            report = pipeline.read_transform_report(job)
+            report = pipeline.finish_transform(uc, job, plan)  # SageMaker: imports its data capture
             summary = {k: report.get(k) for k in ("files_in", "files_out", "files_failed", "records_in",
-                                                  "records_out", "records_failed", "rows_per_s") if k in report}
+                                                  "records_out", "records_failed", "records_per_s",
+                                                  "capture_file") if k in report}
             print(f"Transform summary: {summary}")
             outlet_events[predictions_asset(uc)].extra = {"partition": plan["partition"],
                                                           "output_uri": job["outputs"].get("output"),

@@ -438,6 +438,7 @@ class SageMakerSpec(Frozen):
     region: str = "us-east-1"
     s3_prefix: str | None = Field(default=None, pattern=r"^s3://[^/]+")  # code, captures, default outputs
     aws_conn_id: str = "aws_default"
+    poll_interval_s: int = Field(30, ge=1, le=3600)  # how often a deferred task asks SageMaker about its job
     kms_key_id: str | None = None  # output, volume and capture encryption
     subnets: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)

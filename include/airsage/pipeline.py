@@ -324,9 +324,9 @@ def decide(uc: UseCase, version: str, decision: str, *, actor: str, comment: str
     reg = ModelRegistry.from_settings()
     name = uc.registered_model_name
     if decision == "approve":
-        v = reg.approve(name, str(version), approver=actor, comment=comment)
+        v = reg.approve(name, str(version), approver=actor, comment=comment, usecase=uc)
     elif decision == "reject":
-        v = reg.reject(name, str(version), approver=actor, comment=comment)
+        v = reg.reject(name, str(version), approver=actor, comment=comment, usecase=uc)
     elif decision == "promote":
         v = reg.promote(name, str(version), actor=actor, reason=comment)
     elif decision == "rollback":
@@ -383,10 +383,12 @@ def transform_spec(uc: UseCase, model: dict[str, Any], partition: dt.date, run_k
         # keyed by partition, not by Airflow run: any rerun of a partition replaces its capture and
         # derived inference ids exactly (the job name stays unique per Airflow run)
         "model_name": model["name"], "model_version": str(model["version"]), "run_key": f"dt-{partition}",
-        "partition_date": str(partition), "record_id_col": uc.schema_.record_id,
+        # header-less CSV rows have no column names: there the inference id is derived (as `airsage transform`)
+        "partition_date": str(partition), "record_id_col": None if t.content_type == "text/csv" else uc.schema_.record_id,
         "capture_uri": uc.path("capture") if t.capture else None, "fail_on_file_error": False,
     }
     params.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    _transform_config(params)  # a bad combination fails here, before a job exists, on either backend
     return JobSpec(kind="transform", name=job_name(uc.name, "transform", str(partition), run_key),
                    entrypoint="airsage.entrypoints.transform",
                    inputs={"model": model["model_artifact_uri"],
@@ -395,9 +397,77 @@ def transform_spec(uc: UseCase, model: dict[str, Any], partition: dt.date, run_k
                    resources=_resources(uc, "transform"), tags={"usecase": uc.name, "partition": str(partition)})
 
 
+def _transform_config(params: dict[str, Any]):
+    from airsage.transform.settings import TransformConfig
+
+    names = set(TransformConfig.__dataclass_fields__)
+    return TransformConfig.from_dict({k: v for k, v in params.items() if k in names and v is not None})
+
+
 def read_transform_report(job: dict[str, Any]) -> dict[str, Any]:
+    """The report a transform job left: the local job's ``report.json``, or the one ``finish_transform``
+    wrote for a SageMaker job (``outputs["report"]`` either way); ``{}`` when there is none."""
     report = job.get("outputs", {}).get("report")
     return storage.read_json(report) if report and storage.exists(report) else {}
+
+
+def transform_report_uri(uc: UseCase, partition: dt.date, job_name: str) -> str:
+    return uc.path("reports", "transform", f"dt={partition}", f"{job_name}.json")
+
+
+def finish_transform(uc: UseCase, job: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """The report of a finished transform job (the DAG's publish step), the same for both backends.
+
+    Local: the job's ``report.json`` (the engine wrote the capture table itself). SageMaker (the job
+    result has ``outputs["capture"]``, or ``compute.transform.backend`` is sagemaker): SageMaker's data
+    capture is imported into ``capture/dt=<partition>/<run_key>.parquet`` (what monitoring reads; a
+    rerun replaces it) and the report is written to ``reports/transform/dt=<partition>/<job>.json``.
+    Without capture (``transform.capture: false``) the report counts the ``.out`` files only.
+    ``plan`` is what the DAG's ``resolve_model`` returned (model, partition, input/output URIs).
+    """
+    outputs = job.get("outputs") or {}
+    on_sagemaker = bool(outputs.get("capture")) or (uc.compute.transform.backend == "sagemaker"
+                                                    and not outputs.get("report"))
+    if not on_sagemaker:
+        return read_transform_report(job)
+    from airsage.transform.sagemaker_capture import import_sagemaker_capture, report_from_outputs
+
+    partition = partition_for(plan["partition"])
+    name = str(job.get("job_name") or f"{uc.name}-transform-{partition}")
+    spec = transform_spec(uc, plan["model"], partition, "finish", input_uri=plan.get("input_uri") or None,
+                          output_uri=plan.get("output_uri") or None, overrides=plan.get("overrides"))
+    p = spec.parameters
+    config = _transform_config(p)
+    common = {"run_key": p["run_key"], "model_name": p["model_name"], "model_version": p["model_version"],
+              "job_name": name}
+    if outputs.get("capture"):
+        report = import_sagemaker_capture(
+            _model_schema(spec.inputs["model"]), outputs["capture"], config,
+            capture_uri=p.get("capture_uri") or uc.path("capture"), partition_date=p["partition_date"],
+            record_id_col=p.get("record_id_col"), feature_columns=p.get("feature_columns"), **common)
+    else:
+        report = report_from_outputs(spec.inputs["data"], outputs.get("output") or spec.output_uri, config, **common)
+    uri = storage.write_json(transform_report_uri(uc, partition, name), report)
+    log.info("transform %s: imported SageMaker's outputs (%s files, %s records), capture %s", name,
+             report.get("files_out"), report.get("records_out"), report.get("capture_file"))
+    return {**report, "report_uri": uri}
+
+
+def _model_schema(model_uri: str):
+    """Feature names and categorical features of a model artifact (its metadata; no model is loaded)."""
+    import tempfile
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from airsage.model import META_FILE
+
+    with tempfile.TemporaryDirectory(prefix="airsage-model-meta-") as tmp:
+        meta = next(iter(sorted(storage.unpack_tar(model_uri, tmp).rglob(META_FILE))), None)
+        if meta is None:
+            raise DataValidationError(model_uri, [f"no {META_FILE} in the model artifact"],
+                                      fix="Point the registered version at a model.tar.gz produced by Airsage training.")
+        doc = json.loads(meta.read_text())
+    return SimpleNamespace(feature_names=list(doc["feature_names"]), categorical=dict(doc["categorical"]))
 
 
 def summary(uc: UseCase) -> dict[str, Any]:

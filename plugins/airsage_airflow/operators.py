@@ -86,8 +86,10 @@ class RunJobOperator(BaseOperator):
             if backend.name == "sagemaker" and self.deferrable:
                 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
-                self.defer(trigger=SageMakerTrigger(**backend.trigger_kwargs(handle), waiter_delay=30,
-                                                    waiter_max_attempts=int(spec.resources.get("max_runtime_s", 86400)) // 30 + 10),
+                delay = int(backend.settings.poll_interval_s)
+                max_runtime = int(spec.resources.get("max_runtime_s") or 86400)
+                self.defer(trigger=SageMakerTrigger(**backend.trigger_kwargs(handle), waiter_delay=delay,
+                                                    waiter_max_attempts=max_runtime // delay + 10),
                            method_name="execute_complete", kwargs={"spec": spec.to_dict(), "job_key": job_key})
             status = self._wait(backend, handle)
             return self._result(spec, status)
@@ -107,7 +109,11 @@ class RunJobOperator(BaseOperator):
             if tail:
                 self.log.info("Job log (tail):\n%s", tail(handle))
 
-    def execute_complete(self, context, event: dict[str, Any], spec: dict, job_key: str) -> dict[str, Any]:
+    def execute_complete(self, context, event: dict[str, Any] | None = None, spec: dict | None = None,
+                         job_key: str | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired. ``spec``/``job_key`` are the deferral's kwargs; ``airflow dags test``
+        (3.3.2) resumes with the event only, so they are rebuilt from the operator's own (rendered) arguments,
+        which give the same deterministic job name."""
         from airsage import pipeline
         from airsage.compute.base import JobHandle, JobSpec
         from airsage.config import get_usecase
@@ -115,9 +121,13 @@ class RunJobOperator(BaseOperator):
 
         with airsage_errors():
             uc = get_usecase(self.usecase)
-            job = JobSpec.from_dict(spec)
+            job = JobSpec.from_dict(spec) if spec else self._spec(uc)
+            job_key = job_key or ("tune" if job.kind == "tune" else self.job)
             backend = pipeline.backend_for(uc, job_key)
-            status = backend.status(JobHandle(backend=backend.name, name=job.name, kind=job.kind))
+            handle = (backend.handle_for(job) if hasattr(backend, "handle_for")  # the name SageMaker knows
+                      else JobHandle(backend=backend.name, name=job.name, kind=job.kind))
+            status = backend.status(handle)
+            event = event or {}
             if event.get("status") != "success" or status.state != "Completed":
                 raise JobFailedError(backend.name, job.name, status.failure_reason or event.get("message", "failed"))
             return self._result(job, status)

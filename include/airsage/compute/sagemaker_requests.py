@@ -16,6 +16,10 @@ Job kinds and what they become:
 * ``transform`` -> ``CreateModel`` + ``CreateTransformJob`` with the transform settings
   (SplitType, BatchStrategy, MaxPayloadInMB, DataProcessing, AssembleWith, Accept, ContentType,
   DataCaptureConfig) taken from ``JobSpec.parameters``, the same keys the local transform reads.
+  CSV / JSON: SageMaker splits the records and applies the filters and the join itself. Parquet
+  (which SageMaker can neither split nor filter): each S3 object is one request (``SplitType None``),
+  DataProcessing is left at ``$`` / ``None`` / ``$`` and the serving container applies the use case's
+  filters and join, returning the local engine's ``.out`` file (``Accept: application/x-parquet``).
 * ``clarify`` / ``monitor`` -> ``CreateProcessingJob``. Engine ``airsage`` (default) runs
   ``python -m <entrypoint>`` in the framework image with the local backend's processing layout;
   engine ``managed`` runs AWS's own containers (Clarify ``sagemaker-clarify-processing:1.0`` with an
@@ -372,6 +376,11 @@ CONTENT_TYPES = ("text/csv", "application/jsonlines", "application/json", "appli
 # keeps them equal)
 LOCAL_INFERENCE_FIELDS = ("inference_id", "model_name", "model_version", "predicted_label", "score")
 JOINABLE = ("text/csv", "application/json", "application/jsonlines")
+PARQUET = "application/x-parquet"
+# What the serving container applies itself for Parquet (airsage.entrypoints.inference reads these)
+CONTAINER_DATA_PROCESSING = {"input_filter": "AIRSAGE_INPUT_FILTER", "join_source": "AIRSAGE_JOIN_SOURCE",
+                             "output_filter": "AIRSAGE_OUTPUT_FILTER"}
+SAGEMAKER_DATA_PROCESSING_OFF = {"InputFilter": "$", "JoinSource": "None", "OutputFilter": "$"}
 
 
 def model_request(spec: JobSpec, sm: SageMakerSpec, *, sourcedir_uri: str | None,
@@ -379,7 +388,9 @@ def model_request(spec: JobSpec, sm: SageMakerSpec, *, sourcedir_uri: str | None
     """``CreateModel`` for a transform: the framework image serving ``inference.py``.
 
     The serving code comes from the S3 sourcedir; under network isolation the container cannot
-    download it, so it must be inside ``model.tar.gz`` (``packaging.add_inference_code``).
+    download it, so it must be inside ``model.tar.gz`` (``packaging.add_inference_code``). For
+    Parquet the environment also carries ``input_filter`` / ``join_source`` / ``output_filter``
+    (``CONTAINER_DATA_PROCESSING``): the container applies them, SageMaker cannot.
     """
     _require_settings(sm)
     model_uri = spec.inputs.get("model")
@@ -397,6 +408,10 @@ def model_request(spec: JobSpec, sm: SageMakerSpec, *, sourcedir_uri: str | None
                      ("record_id_col", "AIRSAGE_RECORD_ID_COL")):
         if p.get(key) is not None:
             env[var] = str(p[key])
+    if str(p.get("content_type", "text/csv")) == PARQUET:
+        defaults = {"input_filter": "$", "join_source": "None", "output_filter": "$"}
+        for key, var in CONTAINER_DATA_PROCESSING.items():
+            env[var] = str(p.get(key) or defaults[key])
     container = {"Image": image_uri(sm), "ModelDataUrl": model_uri, "Environment": env}
     req: dict[str, Any] = {"ModelName": spec.name, "PrimaryContainer": container, "ExecutionRoleArn": sm.role_arn,
                            "EnableNetworkIsolation": bool(sm.enable_network_isolation),
@@ -415,6 +430,13 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
     ``capture``; optional ``accept``, ``capture_uri``, ``max_concurrent_transforms``,
     ``invocations_timeout_s``, ``invocations_max_retries``. SageMaker's own rules (reference g) are
     checked here so a bad combination is a ``ConfigError`` before anything is created.
+
+    ``application/x-parquet``: whole files. ``SplitType None`` (no BatchStrategy), ``AssembleWith
+    None``, ``Accept application/x-parquet``, DataProcessing ``$`` / ``None`` / ``$`` (the container
+    applies the filters and the join, see ``model_request``); ``split_type``, ``batch_strategy`` and
+    ``assemble_with`` do not apply. Each file is one request, so every file must be at most
+    ``max_payload_mb`` (1..100). Capture: ``GenerateInferenceId`` is off, since SageMaker documents
+    it for CSV / JSON output only and the Parquet ``.out`` already carries ``inference_id``.
     """
     _require_settings(sm)
     p = spec.parameters
@@ -437,14 +459,20 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
     if content_type not in CONTENT_TYPES:
         raise ConfigError(f"unsupported content type {content_type!r}", key=f"{key}.content_type",
                           fix=f"Use one of {list(CONTENT_TYPES)}.")
-    if content_type == "application/x-parquet" and split != "None":
-        raise ConfigError("SageMaker batch transform cannot split Parquet into records", key=f"{key}.content_type",
-                          fix="Use content_type text/csv or application/jsonlines (header-less CSV), "
-                              "or split_type: None to send whole Parquet files.")
-    if join == "Input":
-        if content_type not in JOINABLE:
-            raise ConfigError("JoinSource=Input works with CSV and JSON only", key=f"{key}.join_source",
-                              fix="Use content_type text/csv or application/jsonlines, or join_source: None.")
+    parquet = content_type == PARQUET
+    if parquet:
+        if p.get("accept") and str(p["accept"]) != PARQUET:
+            raise ConfigError(f"Parquet input writes Parquet output; accept {p['accept']!r} is not supported",
+                              key=f"{key}.accept", fix=f"Drop 'accept' or set it to {PARQUET} (as for the local engine).")
+        if max_payload == 0:
+            raise ConfigError("max_payload_mb 0 (unbounded) cannot hold whole Parquet files: SageMaker sends each "
+                              "Parquet file as one request", key=f"{key}.max_payload_mb",
+                              fix="Set max_payload_mb to at least the size of the largest input file in MB "
+                                  "(at most 100; split larger partitions into smaller files).")
+        # SageMaker cannot split Parquet and its DataProcessing handles CSV / JSON only: whole files,
+        # the filters and the join are applied in the container (model_request's environment)
+        split, assemble, accept = "None", "None", PARQUET
+    if join == "Input" and not parquet:  # SageMaker joins CSV and JSON itself
         if accept != content_type:
             raise ConfigError(f"JoinSource=Input needs Accept ({accept}) == ContentType ({content_type})",
                               key=f"{key}.accept", fix="Drop 'accept' or set it to the content type.")
@@ -453,7 +481,8 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
                               key=f"{key}.assemble_with", fix="Set assemble_with: Line and split_type: Line.")
     if not 0 <= max_payload <= 100:
         raise ConfigError(f"max_payload_mb {max_payload} is outside 0..100", key=f"{key}.max_payload_mb",
-                          fix="Use at most 100 (SageMaker's limit), and at least the size of one record.")
+                          fix="Use at most 100 (SageMaker's limit), and at least the size of one record "
+                              "(for Parquet: of the largest file, as each file is one request).")
     if concurrent and int(concurrent) * max_payload > 100:
         raise ConfigError(f"max_concurrent_transforms x max_payload_mb = {int(concurrent) * max_payload} > 100",
                           key=f"{key}.max_payload_mb", fix="Lower either value so that their product is <= 100.")
@@ -469,8 +498,8 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
         "TransformOutput": {"S3OutputPath": spec.output_uri, "Accept": accept, "AssembleWith": assemble, **_kms(sm)},
         "TransformResources": {"InstanceType": r["instance_type"], "InstanceCount": r["instance_count"],
                                **_kms(sm, "VolumeKmsKeyId")},
-        "DataProcessing": {"InputFilter": str(p.get("input_filter", "$")), "JoinSource": join,
-                           "OutputFilter": str(p.get("output_filter", "$"))},
+        "DataProcessing": dict(SAGEMAKER_DATA_PROCESSING_OFF) if parquet else
+        {"InputFilter": str(p.get("input_filter", "$")), "JoinSource": join, "OutputFilter": str(p.get("output_filter", "$"))},
         "Environment": env,
         "Tags": _tags(spec, sm, usecase),
     }
@@ -490,7 +519,7 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
         dest = (f"{str(p['capture_uri']).rstrip('/')}/sagemaker/{spec.name}" if p.get("capture_uri")
                 else f"{sm.s3_prefix.rstrip('/')}/capture/{spec.name}")
         req["DataCaptureConfig"] = {"DestinationS3Uri": _require_s3(dest, "the capture URI"),
-                                    "GenerateInferenceId": True, **_kms(sm)}
+                                    "GenerateInferenceId": not parquet, **_kms(sm)}
     return req
 
 

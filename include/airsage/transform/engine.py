@@ -324,9 +324,6 @@ class _Job:
         if self.progress is not None:
             self.progress(event)
 
-    def _inference_ids(self, digest: str, start: int, n: int) -> pa.Array:
-        idx = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
-        return pc.binary_join_element_wise(pa.scalar(f"{digest}-"), idx, "")
 
     # ------------------------------------------------------------------ CSV / JSON Lines
     def _text_file(self, local: Path, tmp: Path, rel: str, counts: dict, capture) -> None:
@@ -359,19 +356,8 @@ class _Job:
     def _text_batch(self, batch: list[rec.Record], digest: str, out, assembler: rec.Assembler, capture) -> int:
         cfg = self.config
         t0 = time.perf_counter()
-        values: dict[str, list] = {f: [] for f in self.features}
-        ids: list[str] = []
-        for r in batch:
-            try:
-                row = rec.feature_values(self.in_path.apply(r.raw), self.feature_columns, self.features)
-                for f in self.features:
-                    v = row[f]
-                    values[f].append(rec.to_category(v, f) if f in self.categorical else rec.to_number(v, f))
-                ids.append(rec.record_id(r.raw, self.record_id_col, cfg.content_type)
-                           if self.record_id_col is not None else f"{digest}-{r.index}")
-            except RecordError as exc:
-                exc.line, exc.record = r.line, r.index  # type: ignore[attr-defined]
-                raise
+        values, ids = parse_text_records(batch, cfg, self.features, self.categorical, self.feature_columns,
+                                         self.record_id_col, digest)
         frame = pd.DataFrame({f: (pd.Series(values[f], dtype=object) if f in self.categorical
                                   else np.asarray(values[f], dtype=np.float64)) for f in self.features})
         self.stage_seconds["read"] += time.perf_counter() - t0
@@ -403,7 +389,8 @@ class _Job:
         return len(batch)
 
     # ------------------------------------------------------------------ Parquet
-    def _parquet_file(self, local: Path, tmp: Path, rel: str, counts: dict, capture) -> None:
+    def _parquet_file(self, local: Path, tmp: Path, rel: str, counts: dict, capture,
+                      digest: str | None = None) -> None:
         cfg = self.config
         try:
             schema = pq.read_schema(local)
@@ -429,7 +416,7 @@ class _Job:
             read_cols = list(dict.fromkeys(self.features + ([id_col] if id_col else [])))
             joined = fields
         out_cols = select_columns(self.out_path, joined, "output_filter")
-        digest = file_digest(self.run_key, rel)
+        digest = digest or file_digest(self.run_key, rel)
         n_groups = pf.metadata.num_row_groups
         offsets = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(n_groups)]).tolist()
         captured_at = _now()
@@ -487,33 +474,92 @@ class _Job:
                 state["writer"].close()
 
     def _parquet_id_col(self, names: list[str]) -> str | None:
-        col = self.record_id_col
-        if col is None:
-            return None
-        if isinstance(col, int) or (isinstance(col, str) and col.lstrip("-").isdigit() and col not in names):
-            try:
-                return names[int(col)]
-            except IndexError:
-                raise RecordError(f"record_id_col {col} is outside the file's {len(names)} columns") from None
-        if col not in names:
-            raise RecordError(f"record_id_col {col!r} is not a column of the file")
-        return col
+        return parquet_id_column(names, self.record_id_col)
 
     def _parquet_ids(self, table: pa.Table, id_col: str | None, digest: str, start: int) -> pa.Array:
-        if id_col is None:
-            return self._inference_ids(digest, start, table.num_rows)
-        ids = table.column(id_col)
-        if pa.types.is_dictionary(ids.type):
-            ids = ids.cast(ids.type.value_type)
-        if not pa.types.is_string(ids.type):
-            ids = pc.cast(ids, pa.string())
-        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-        if ids.null_count:
-            first = int(np.flatnonzero(np.asarray(ids.is_null()))[0])
-            err = RecordError(f"the record id column {id_col!r} is null")
-            err.record = start + first  # type: ignore[attr-defined]
-            raise err
-        return ids
+        return parquet_ids(table, id_col, digest, start)
+
+
+# =========================================================================== shared per-record helpers
+def parse_text_records(batch: list[rec.Record], config: TransformConfig, features: list[str],
+                       categorical: dict[str, list[str]], feature_columns: list[str],
+                       record_id_col: str | int | None, digest: str) -> tuple[dict[str, list], list[str]]:
+    """The model features (InputFilter applied; numeric -> float, categorical -> str/None) and the
+    inference id of CSV / JSON Lines records, as the engine computes them. A bad record raises
+    ``RecordError`` carrying its ``line`` and ``record``."""
+    in_path = config.input_path
+    values: dict[str, list] = {f: [] for f in features}
+    ids: list[str] = []
+    for r in batch:
+        try:
+            row = rec.feature_values(in_path.apply(r.raw), feature_columns, features)
+            for f in features:
+                v = row[f]
+                values[f].append(rec.to_category(v, f) if f in categorical else rec.to_number(v, f))
+            ids.append(rec.record_id(r.raw, record_id_col, config.content_type)
+                       if record_id_col is not None else f"{digest}-{r.index}")
+        except RecordError as exc:
+            exc.line, exc.record = r.line, r.index  # type: ignore[attr-defined]
+            raise
+    return values, ids
+
+
+def generated_ids(digest: str, start: int, n: int) -> pa.Array:
+    """``<digest>-<record number>`` for records ``start .. start+n-1`` (no record id column)."""
+    idx = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise(pa.scalar(f"{digest}-"), idx, "")
+
+
+def parquet_id_column(names: list[str], record_id_col: str | int | None) -> str | None:
+    """The Parquet column holding the record id (a name, or a position given as an int / digit string)."""
+    col = record_id_col
+    if col is None:
+        return None
+    if isinstance(col, int) or (isinstance(col, str) and col.lstrip("-").isdigit() and col not in names):
+        try:
+            return names[int(col)]
+        except IndexError:
+            raise RecordError(f"record_id_col {col} is outside the file's {len(names)} columns") from None
+    if col not in names:
+        raise RecordError(f"record_id_col {col!r} is not a column of the file")
+    return col
+
+
+def parquet_ids(table: pa.Table, id_col: str | None, digest: str, start: int) -> pa.Array:
+    """The inference ids of a row group starting at row ``start``: the record id as text, else generated."""
+    if id_col is None:
+        return generated_ids(digest, start, table.num_rows)
+    ids = table.column(id_col)
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(ids.type.value_type)
+    if not pa.types.is_string(ids.type):
+        ids = pc.cast(ids, pa.string())
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if ids.null_count:
+        first = int(np.flatnonzero(np.asarray(ids.is_null()))[0])
+        err = RecordError(f"the record id column {id_col!r} is null")
+        err.record = start + first  # type: ignore[attr-defined]
+        raise err
+    return ids
+
+
+def score_parquet_file(model: Any, src: str | Path, dest: str | Path, config: TransformConfig | dict[str, Any], *,
+                       model_name: str, model_version: str | int, digest: str,
+                       record_id_col: str | int | None = None) -> int:
+    """Score one local Parquet file into ``dest``: the very ``.out`` ``run_batch_transform`` writes for it
+    (same columns, types, row groups and writer options), with ``digest`` as the prefix of generated
+    inference ids (the engine's is ``file_digest(run_key, relative path)``). Returns the row count.
+
+    This is what the SageMaker serving module runs for a whole-file Parquet request. A bad file raises
+    ``RecordError`` (with ``record`` when a row is at fault) or ``pyarrow.ArrowException``."""
+    config = config if isinstance(config, TransformConfig) else TransformConfig.from_dict(config)
+    if config.content_type != PARQUET:
+        raise ConfigError(f"score_parquet_file needs content_type {PARQUET!r}, got {config.content_type!r}",
+                          key="content_type", fix="Use run_batch_transform for CSV / JSON Lines.")
+    job = _Job(model, config, str(model_name), str(model_version), "", record_id_col, list(model.feature_names), None)
+    counts = {"in": 0, "out": 0}
+    job._parquet_file(Path(src), Path(dest), "", counts, None, digest=digest)
+    return counts["out"]
 
 
 def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callable) -> None:

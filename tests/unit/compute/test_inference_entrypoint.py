@@ -169,3 +169,90 @@ def test_model_fn_reads_an_artifact_that_carries_its_code(model_dir, tmp_path):
     assert bundle.feature_names == FEATURES
     add_inference_code(target)  # idempotent
     assert sorted(p.name for p in target.iterdir()) == ["airsage_model.json", "code", "xgboost-model.json"]
+
+
+# ------------------------------------------------------------------ Parquet: the local engine's .out, whole file
+def _parquet_input(path, n=700, row_group_size=256):
+    """Mixed types, missing values, an unseen category and several row groups (the engine writes one
+    output row group per input row group, so the layout is part of the identity)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    x2 = rng.normal(size=n)
+    table = pa.table({"application_id": [f"app-{i:04d}" for i in range(n)], "x1": rng.normal(size=n),
+                      "x2": pa.array([None if i % 11 == 0 else v for i, v in enumerate(x2)], pa.float64()),
+                      "color": [["red", "blue", "green", None][i % 4] for i in range(n)],
+                      "note": [f"n{i % 7}" for i in range(n)]})
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
+def _serve_parquet(model, body: bytes, monkeypatch, env: dict[str, str]) -> bytes:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return inf.output_fn(inf.predict_fn(inf.input_fn(body, "application/x-parquet"), model), "application/x-parquet")
+
+
+@pytest.mark.parametrize("settings", [
+    {"join_source": "Input", "input_filter": "$", "output_filter": "$"},
+    {"join_source": "None", "input_filter": "$[1:4]", "output_filter": "$"},
+    {"join_source": "Input", "input_filter": "$", "output_filter": "$['application_id','score','predicted_label']"},
+], ids=["join-input", "join-none-filtered", "join-input-output-filter"])
+def test_parquet_response_is_the_local_engines_out_file(model, tmp_path, monkeypatch, settings):
+    """SageMaker sends the whole file; the container answers with the exact bytes of the local .out."""
+    from airsage.transform import TransformConfig, run_batch_transform
+
+    (tmp_path / "in").mkdir()
+    src = _parquet_input(tmp_path / "in" / "part-0.parquet")
+    cfg = TransformConfig(content_type="application/x-parquet", **settings)
+    run_batch_transform(model, str(tmp_path / "in"), str(tmp_path / "out"), cfg, model_name="credit_risk",
+                        model_version="3", run_key="dt-2026-11-20", record_id_col="application_id")
+    local = (tmp_path / "out" / "part-0.parquet.out").read_bytes()
+    served = _serve_parquet(model, src.read_bytes(), monkeypatch, {
+        inf.INPUT_FILTER_ENV: settings["input_filter"], inf.JOIN_SOURCE_ENV: settings["join_source"],
+        inf.OUTPUT_FILTER_ENV: settings["output_filter"], inf.FIELDS_ENV: ",".join(cfg.inference_fields),
+        inf.MODEL_NAME_ENV: "credit_risk", inf.MODEL_VERSION_ENV: "3", inf.RECORD_ID_ENV: "application_id"})
+    assert served == local
+
+
+def test_parquet_scores_match_the_booster_and_ids_are_generated_without_a_record_id(model, tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = _parquet_input(tmp_path / "part-0.parquet", n=40, row_group_size=16)
+    body = src.read_bytes()
+    served = _serve_parquet(model, body, monkeypatch, {inf.JOIN_SOURCE_ENV: "Input", inf.MODEL_NAME_ENV: "m",
+                                                       inf.MODEL_VERSION_ENV: "2",
+                                                       inf.FIELDS_ENV: "inference_id,score,predicted_label"})
+    out = pq.read_table(pa.BufferReader(served))
+    assert out.column_names == ["application_id", "x1", "x2", "color", "note", "inference_id", "score",
+                                "predicted_label"]
+    inp = pq.read_table(src).to_pandas()
+    code = {"blue": 0.0, "red": 1.0}
+    golden = _golden([[r.x1, NAN if r.x2 != r.x2 or r.x2 is None else r.x2, code.get(r.color, NAN)]
+                      for r in inp.itertuples()])
+    assert out.column("score").to_pylist() == pytest.approx(golden.tolist(), abs=1e-7)
+    assert out.column("predicted_label").to_pylist() == [int(g > 0.5) for g in golden]
+    import hashlib
+
+    digest = hashlib.sha1(body).hexdigest()[:16]
+    assert out.column("inference_id").to_pylist() == [f"{digest}-{i}" for i in range(40)]
+    assert pq.ParquetFile(pa.BufferReader(served)).metadata.num_row_groups == 3
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({inf.OUTPUT_FILTER_ENV: "$.a.b"}, "one level"),
+    ({inf.INPUT_FILTER_ENV: "$['x1','nope']"}, "nope"),
+    ({inf.JOIN_SOURCE_ENV: "Both"}, "join_source"),
+])
+def test_parquet_settings_errors_name_the_setting(model, tmp_path, monkeypatch, env, needle):
+    src = _parquet_input(tmp_path / "part-0.parquet", n=8)
+    with pytest.raises(DataValidationError) as err:
+        _serve_parquet(model, src.read_bytes(), monkeypatch, env)
+    assert needle in str(err.value) and err.value.fix
+
+
+def test_parquet_answer_needs_a_parquet_request(model):
+    with pytest.raises(DataValidationError, match="Parquet request"):
+        inf.output_fn(inf.predict_fn(inf.input_fn(CSV_BODY, "text/csv"), model), "application/x-parquet")

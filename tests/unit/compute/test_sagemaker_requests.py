@@ -33,8 +33,14 @@ from airsage.compute.sagemaker import SageMakerBackend
 from airsage.compute.sagemaker_images import clarify_image_uri, model_monitor_image_uri, xgboost_image_uri
 from airsage.errors import ConfigError
 
-ALL_SPECS = [train_spec(), tune_spec(), transform_spec(), clarify_spec(), clarify_spec(engine="managed"),
-             monitor_spec(), monitor_spec(baseline=False)]
+# what airsage.pipeline.transform_spec passes for credit_risk (TransformSpec defaults: Line / Input / Line)
+PARQUET_PARAMS = {"content_type": "application/x-parquet", "split_type": "Line", "batch_strategy": "MultiRecord",
+                  "max_payload_mb": 6, "input_filter": "$", "join_source": "Input", "output_filter": "$",
+                  "assemble_with": "Line", "model_name": "credit_risk", "model_version": "4",
+                  "run_key": "dt-2026-11-20", "partition_date": "2026-11-20", "record_id_col": "application_id",
+                  "capture_uri": "s3://airsage-test/credit_risk/capture", "fail_on_file_error": False}
+ALL_SPECS = [train_spec(), tune_spec(), transform_spec(), transform_spec("credit-risk-transform-pq", parameters=PARQUET_PARAMS),
+             clarify_spec(), clarify_spec(engine="managed"), monitor_spec(), monitor_spec(baseline=False)]
 
 
 def _requests(spec, sm=None, comp=None):
@@ -314,25 +320,58 @@ def test_transform_under_isolation_serves_code_from_the_model_artifact():
 
 
 @pytest.mark.parametrize("override, needle", [
-    ({"content_type": "application/x-parquet"}, "cannot split Parquet"),
     ({"accept": "application/jsonlines"}, "Accept"),
     ({"assemble_with": "None"}, "AssembleWith"),
     ({"max_payload_mb": 101}, "0..100"),
     ({"max_concurrent_transforms": 20, "max_payload_mb": 6}, "> 100"),
-    ({"content_type": "application/x-parquet", "split_type": "None", "assemble_with": "None"}, "CSV and JSON only"),
+    ({"content_type": "application/x-parquet", "accept": "text/csv"}, "Parquet output"),
+    ({"content_type": "application/x-parquet", "max_payload_mb": 0}, "whole Parquet files"),
+    ({"content_type": "application/x-parquet", "max_payload_mb": 101}, "largest file"),
+    ({"content_type": "application/x-parquet", "max_concurrent_transforms": 4, "max_payload_mb": 30}, "> 100"),
 ])
 def test_transform_rules_of_batch_transform_are_enforced(override, needle):
     spec = transform_spec(parameters={**transform_spec().parameters, **override})
-    with pytest.raises(ConfigError, match=needle):
+    with pytest.raises(ConfigError, match=needle) as err:
         _requests(spec)
+    assert err.value.fix
 
 
-def test_whole_file_parquet_transform_without_join_is_allowed():
-    params = {"content_type": "application/x-parquet", "split_type": "None", "join_source": "None"}
-    job = _one(transform_spec(parameters=params), "CreateTransformJob")
+def test_parquet_is_sent_whole_and_joined_in_the_container():
+    """SageMaker cannot split Parquet nor filter/join it: whole files, DataProcessing off, the use case's
+    filters and join handed to the container, which answers with the local engine's .out file."""
+    params = {**PARQUET_PARAMS, "input_filter": "$[1:]", "output_filter": "$['application_id','score']"}
+    reqs = dict(_requests(transform_spec(parameters=params)))
+    job, env = reqs["CreateTransformJob"], reqs["CreateModel"]["PrimaryContainer"]["Environment"]
+    assert job["TransformInput"]["ContentType"] == "application/x-parquet"
     assert job["TransformInput"]["SplitType"] == "None"
     assert "BatchStrategy" not in job  # only meaningful for split records
-    assert job["TransformOutput"]["Accept"] == "text/csv" and job["TransformOutput"]["AssembleWith"] == "None"
+    assert job["TransformOutput"]["Accept"] == "application/x-parquet"
+    assert job["TransformOutput"]["AssembleWith"] == "None"  # a newline would corrupt the Parquet response
+    assert job["DataProcessing"] == {"InputFilter": "$", "JoinSource": "None", "OutputFilter": "$"}
+    assert job["MaxPayloadInMB"] == 6  # now the limit of a whole file
+    assert job["DataCaptureConfig"] == {
+        "DestinationS3Uri": "s3://airsage-test/credit_risk/capture/sagemaker/credit-risk-transform-r1",
+        "GenerateInferenceId": False}  # documented for CSV / JSON output only; the .out has inference_id
+    assert {k: env[k] for k in env if k.startswith("AIRSAGE_")} == {
+        "AIRSAGE_INPUT_FILTER": "$[1:]", "AIRSAGE_JOIN_SOURCE": "Input",
+        "AIRSAGE_OUTPUT_FILTER": "$['application_id','score']",
+        "AIRSAGE_INFERENCE_FIELDS": "inference_id,model_name,model_version,predicted_label,score",
+        "AIRSAGE_MODEL_NAME": "credit_risk", "AIRSAGE_MODEL_VERSION": "4", "AIRSAGE_RECORD_ID_COL": "application_id"}
+
+
+def test_parquet_without_join_defaults_the_container_settings():
+    params = {"content_type": "application/x-parquet", "split_type": "None", "join_source": "None"}
+    reqs = dict(_requests(transform_spec(parameters=params)))
+    env = reqs["CreateModel"]["PrimaryContainer"]["Environment"]
+    assert (env["AIRSAGE_INPUT_FILTER"], env["AIRSAGE_JOIN_SOURCE"], env["AIRSAGE_OUTPUT_FILTER"]) == ("$", "None", "$")
+    assert reqs["CreateTransformJob"]["TransformOutput"]["Accept"] == "application/x-parquet"
+
+
+def test_csv_keeps_sagemaker_data_processing_and_no_container_filters():
+    reqs = dict(_requests(transform_spec()))
+    env = reqs["CreateModel"]["PrimaryContainer"]["Environment"]
+    assert not {"AIRSAGE_INPUT_FILTER", "AIRSAGE_JOIN_SOURCE", "AIRSAGE_OUTPUT_FILTER"} & set(env)
+    assert reqs["CreateTransformJob"]["DataCaptureConfig"]["GenerateInferenceId"] is True
 
 
 # ------------------------------------------------------------------ processing (reference a.5, b.1)
