@@ -5,7 +5,8 @@ Every write is atomic: a file is written under a temporary name and then publish
 target and swapped in, so no reader ever sees a half-written output.
 
 S3 goes through boto3. The endpoint comes from boto3's own ``AWS_ENDPOINT_URL``
-(moto's server in tests, MinIO in docker-compose); credentials from the usual chain.
+(moto's server in tests, MinIO in docker-compose); credentials from the usual chain, or, inside an
+Airflow task, from the Airflow AWS connection (``set_s3_client_factory``, installed by the glue).
 """
 from __future__ import annotations
 
@@ -62,7 +63,19 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+_s3_client_factory = None
+
+
+def set_s3_client_factory(factory) -> None:
+    """Where S3 clients come from (``None``: boto3's default chain). The Airflow glue installs one that
+    uses the Airflow AWS connection (``airsage_airflow.aws``); this module never imports Airflow."""
+    global _s3_client_factory
+    _s3_client_factory = factory
+
+
 def s3_client():
+    if _s3_client_factory is not None:
+        return _s3_client_factory()
     import boto3  # local import: boto3 is not needed for local-only work
 
     return boto3.client("s3")

@@ -12,6 +12,11 @@ from airsage.errors import AirsageError
 
 @contextlib.contextmanager
 def airsage_errors() -> Iterator[None]:
+    """Around every task's Airsage call: S3 through the Airflow AWS connection, and Airsage errors
+    translated (permanent ones fail without retries)."""
+    from airsage_airflow.aws import use_connection_for_storage
+
+    use_connection_for_storage()
     try:
         yield
     except AirsageError as exc:

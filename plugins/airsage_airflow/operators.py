@@ -72,14 +72,13 @@ class RunJobOperator(BaseOperator):
         return builder(uc, run_key=run_key, **args)
 
     def execute(self, context) -> dict[str, Any]:
-        from airsage import pipeline
         from airsage.config import get_usecase
 
         with airsage_errors():
             uc = get_usecase(self.usecase)
             spec = self._spec(uc)
             job_key = "tune" if spec.kind == "tune" else self.job
-            backend = pipeline.backend_for(uc, job_key)
+            backend = _backend(uc, job_key)
             handle = backend.submit(spec)
             self.log.info("Submitted %s job %s to the %s backend", spec.kind, spec.name, backend.name)
             context["ti"].xcom_push(key="console_url", value=handle.console_url or "")
@@ -114,7 +113,6 @@ class RunJobOperator(BaseOperator):
         """Resume after the trigger fired. ``spec``/``job_key`` are the deferral's kwargs; ``airflow dags test``
         (3.3.2) resumes with the event only, so they are rebuilt from the operator's own (rendered) arguments,
         which give the same deterministic job name."""
-        from airsage import pipeline
         from airsage.compute.base import JobHandle, JobSpec
         from airsage.config import get_usecase
         from airsage.errors import JobFailedError
@@ -123,7 +121,7 @@ class RunJobOperator(BaseOperator):
             uc = get_usecase(self.usecase)
             job = JobSpec.from_dict(spec) if spec else self._spec(uc)
             job_key = job_key or ("tune" if job.kind == "tune" else self.job)
-            backend = pipeline.backend_for(uc, job_key)
+            backend = _backend(uc, job_key)
             handle = (backend.handle_for(job) if hasattr(backend, "handle_for")  # the name SageMaker knows
                       else JobHandle(backend=backend.name, name=job.name, kind=job.kind))
             status = backend.status(handle)
@@ -135,3 +133,16 @@ class RunJobOperator(BaseOperator):
     @staticmethod
     def _result(spec, status) -> dict[str, Any]:
         return {"job_name": spec.name, "kind": spec.kind, "state": status.state, "outputs": dict(status.outputs)}
+
+
+def _backend(uc, job_key: str):
+    """The job's backend; a SageMaker one gets its clients from the use case's Airflow AWS connection."""
+    from airsage import pipeline
+
+    if getattr(uc.compute, job_key).backend != "sagemaker":
+        return pipeline.backend_for(uc, job_key)
+    from airsage_airflow.aws import client
+
+    sm = uc.sagemaker
+    return pipeline.backend_for(uc, job_key, client=client("sagemaker", sm.aws_conn_id, sm.region),
+                                s3_client=client("s3", sm.aws_conn_id, sm.region))
