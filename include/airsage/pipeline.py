@@ -380,6 +380,7 @@ def transform_spec(uc: UseCase, model: dict[str, Any], partition: dt.date, run_k
         "content_type": t.content_type, "split_type": t.split_type, "batch_strategy": t.batch_strategy,
         "max_payload_mb": t.max_payload_mb, "input_filter": t.input_filter, "join_source": t.join_source,
         "output_filter": t.output_filter, "assemble_with": t.assemble_with,
+        "inference_fields": list(t.inference_fields), **({"accept": t.accept} if t.accept else {}),
         # keyed by partition, not by Airflow run: any rerun of a partition replaces its capture and
         # derived inference ids exactly (the job name stays unique per Airflow run)
         "model_name": model["name"], "model_version": str(model["version"]), "run_key": f"dt-{partition}",
@@ -578,3 +579,50 @@ def monitor_analyze_cli(*, dataset_uri: str, baseline_uri: str, output_uri: str,
     from airsage.steps.monitoring import analyze_cli
 
     return analyze_cli(dataset_uri, baseline_uri, output_uri, usecase=usecase)
+
+
+# ---------------------------------------------------------------------- monitoring (the monitor job)
+MONITOR_MODES = ("suggest-baseline", "analyze")
+
+
+def monitor_spec(uc: UseCase, *, run_key: str, mode: str, target: str, dataset_uri: str, config_uri: str,
+                 input_digest: str, statistics_uri: str | None = None, constraints_uri: str | None = None,
+                 score_statistics_uri: str | None = None) -> JobSpec:
+    """A Model Monitor processing job: ``python -m airsage.entrypoints.monitor`` (the arguments are the
+    ``job`` entry of ``steps.monitoring.plan_baseline`` / ``plan_partition``).
+
+    Inputs are processing channels (``/opt/ml/processing/input/<channel>`` on SageMaker, the same layout
+    under the local backend): ``baseline_dataset_input`` (suggest-baseline) or ``dataset`` +
+    ``baseline_statistics`` + ``baseline_constraints`` (+ ``score_statistics``) (analyze), and
+    ``monitor_config`` (the settings file: feature types, SHAP weights). The environment carries the
+    small settings (mode, thresholds). The output goes to ``monitor/jobs/<job name>/`` and is kept (a
+    retried or re-run task reattaches to the finished job and finds it). The name holds the target
+    (``v<version>`` or the partition), the run key and a digest of the inputs and settings: unique per
+    run, per mapped partition and per input content (SageMaker never reuses a job name).
+    """
+    import hashlib
+
+    from airsage.steps.monitoring import job_environment
+
+    if mode not in MONITOR_MODES:
+        raise ConfigError(f"unknown monitor mode {mode!r}", key="mode", fix=f"Use one of {MONITOR_MODES}.")
+    if mode == "suggest-baseline":
+        inputs = {"baseline_dataset_input": dataset_uri, "monitor_config": config_uri}
+    else:
+        if not (statistics_uri and constraints_uri):
+            raise ConfigError("an analyze job needs the baseline's statistics.json and constraints.json",
+                              key="statistics_uri", fix="Plan it with airsage.steps.monitoring.plan_partition.")
+        inputs = {"dataset": dataset_uri, "baseline_statistics": statistics_uri,
+                  "baseline_constraints": constraints_uri, "monitor_config": config_uri}
+        if score_statistics_uri:
+            inputs["score_statistics"] = score_statistics_uri
+    env = job_environment(uc, mode, with_score=bool(score_statistics_uri))
+    digest = hashlib.sha256(json.dumps({"inputs": inputs, "environment": env, "input_digest": input_digest},
+                                       sort_keys=True).encode()).hexdigest()[:8]
+    short = "baseline" if mode == "suggest-baseline" else "analyze"
+    name = job_name(uc.name, "monitor", short, target, run_key, digest)
+    return JobSpec(kind="monitor", name=name, entrypoint="airsage.entrypoints.monitor", inputs=inputs,
+                   output_uri=uc.path("monitor", "jobs", name), environment=env,
+                   parameters={"mode": mode, "dataset_format": {"parquet": {}}},
+                   resources=_resources(uc, "monitor"),
+                   tags={"usecase": uc.name, "monitor_mode": mode, "target": str(target)})
