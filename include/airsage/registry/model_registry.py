@@ -13,6 +13,13 @@
   (``registry.audit``). The audit event is written last: an event means the change is complete.
   A step interrupted before its event is finished by re-running the same call.
 * **Serving** goes through ``resolve``, which refuses anything that is not ``Approved``.
+* **SageMaker Model Registry mirror** (``sagemaker.mirror_model_registry: true``): after the MLflow
+  change and its audit event, ``register_training`` / ``approve`` / ``reject`` copy the version into a
+  SageMaker model package (``registry.sagemaker_mirror``); the package ARN and the last mirrored status
+  are version tags, not audit events (the audit log records decisions, not their copies). MLflow is the
+  record: a mirror failure fails the call *after* the change is complete, and re-running the same call
+  finishes the mirror without a second version, event or package. ``promote`` / ``rollback`` only move
+  aliases, so there is nothing to mirror.
 
 MLflow is imported inside the methods (~8 s), so importing this module stays cheap.
 """
@@ -33,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from airsage import storage
-from airsage.errors import DataValidationError, ModelNotApprovedError, ModelNotFoundError, StorageError
+from airsage.errors import ConfigError, DataValidationError, ModelNotApprovedError, ModelNotFoundError, StorageError
+from airsage.registry import sagemaker_mirror as smm
 from airsage.registry import types as t
 from airsage.registry.audit import AuditLog, safe_name
 from airsage.registry.lock import registry_lock
@@ -47,6 +55,7 @@ CARD_DIR = "model_card"
 OUTPUT_FILES = ("metrics.json", "model_quality.json", "model_quality_constraints.json", "trials.json")
 RUN_KEY_TAG = "airsage.run_key"
 _MODELS_URI = re.compile(r"^models:/(?P<rest>.+)$")
+log = logging.getLogger(__name__)
 
 
 def _mlflow():
@@ -111,13 +120,17 @@ class ModelRegistry:
     """The registry of every use case's models (one MLflow tracking/registry server + an audit root)."""
 
     def __init__(self, *, tracking_uri: str, audit_root: str, lock_dir: str | os.PathLike,
-                 registry_uri: str | None = None, artifact_root: str | None = None, lock_timeout_s: float = 300.0):
+                 registry_uri: str | None = None, artifact_root: str | None = None, lock_timeout_s: float = 300.0,
+                 mirror_factory=None):
+        """``mirror_factory(uc) -> SageMakerRegistryMirror`` (default ``SageMakerRegistryMirror.from_usecase``,
+        a boto3 client for ``sagemaker.region``) is used only for use cases with ``mirror_model_registry``."""
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri
         self.artifact_root = artifact_root
         self.audit = AuditLog(audit_root)
         self.lock_dir = Path(lock_dir)
         self.lock_timeout_s = lock_timeout_s
+        self.mirror_factory = mirror_factory
         self._client = None
 
     @classmethod
@@ -235,14 +248,15 @@ class ModelRegistry:
         ``dataset``: ``{"version", "uri", "hash", "rows", "name"}`` (any may be missing).
         ``tuning_trials``: the ``trials`` list of ``trials.json`` (or the whole document); read from the
         output data when None.
-        Idempotent per ``run_key``: the version registered for it before is returned as it is.
+        Idempotent per ``run_key``: the version registered for it before is returned as it is (its
+        SageMaker mirror, when on, is completed: a retry after a mirror failure creates nothing twice).
         """
         name = uc.registered_model_name
         existing = self._find_by_run_key(name, run_key)
         if existing is not None:
             with self._lock(name):
                 self._ensure_register_event(existing, actor)
-            return existing
+                return self._sync_mirror(uc, existing)
         code_version = code_version or os.environ.get("AIRSAGE_CODE_VERSION") or _default_code_version()
         with tempfile.TemporaryDirectory(prefix="airsage-register-") as tmp:
             outputs = _read_outputs(output_data_uri, Path(tmp) / "output")
@@ -283,12 +297,13 @@ class ModelRegistry:
             if existing is not None:
                 self.client.set_tag(run_id, "airsage.duplicate_of", f"{name}/{existing.version}")
                 self._ensure_register_event(existing, actor)
-                return existing
+                return self._sync_mirror(uc, existing)
             self._ensure_registered_model(uc)
             mv = self.client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags,
                                                   description=f"{uc.name} trained for {run_key}", model_id=model_id)
             version = self.get_version(name, mv.version)
             self._ensure_register_event(version, actor)
+            self._sync_mirror(uc, version)  # after the event: MLflow is the record, the mirror a copy
         return self.get_version(name, mv.version)
 
     def _ensure_register_event(self, v: RegisteredVersion, actor: str) -> None:
@@ -496,16 +511,19 @@ class ModelRegistry:
         self.client.set_registered_model_alias(name, t.CHAMPION, str(version))
         return old
 
-    def approve(self, name: str, version: str | int, *, approver: str, comment: str) -> RegisteredVersion:
+    def approve(self, name: str, version: str | int, *, approver: str, comment: str,
+                usecase=None) -> RegisteredVersion:
         """PendingManualApproval -> Approved; the version becomes champion, the old champion ``previous``.
 
-        Approving an Approved version again is a no-op (a retried task never approves twice).
+        Approving an Approved version again is a no-op (a retried task never approves twice) except that
+        it completes the SageMaker mirror. ``usecase``: the version's use case; with
+        ``sagemaker.mirror_model_registry`` its model package is set to Approved (who + why).
         """
         version = str(version)
         with self._lock(name):
             v, status = self._status(name, version)
             if status == ApprovalStatus.APPROVED and self._has_event(name, version, "approve"):
-                return v
+                return self._sync_mirror(usecase, v)
             if status not in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED):
                 raise RegistryTransitionError(
                     name, version, str(status), "approve",
@@ -517,17 +535,19 @@ class ModelRegistry:
             self.audit.append(name, action="approve", actor=approver, version=version, from_version=old,
                               to_version=version, from_status=ApprovalStatus.PENDING.value,
                               to_status=ApprovalStatus.APPROVED.value, reason=comment)
-            return self.get_version(name, version)
+            return self._sync_mirror(usecase, self.get_version(name, version))
 
-    def reject(self, name: str, version: str | int, *, approver: str, comment: str) -> RegisteredVersion:
-        """PendingManualApproval -> Rejected; the champion is unchanged. Rejecting again is a no-op."""
+    def reject(self, name: str, version: str | int, *, approver: str, comment: str,
+               usecase=None) -> RegisteredVersion:
+        """PendingManualApproval -> Rejected; the champion is unchanged. Rejecting again is a no-op (but
+        completes the SageMaker mirror). ``usecase``: as for ``approve``."""
         version = str(version)
         with self._lock(name):
             v, status = self._status(name, version)
             if status == ApprovalStatus.REJECTED:  # already rejected (by a person or by the gates)
                 if v.tags.get("rejected_by") and not self._has_event(name, version, "reject"):
                     self._append_reject(name, version, v.tags["rejected_by"], v.tags.get("rejection_comment", ""))
-                return v
+                return self._sync_mirror(usecase, v)
             if status != ApprovalStatus.PENDING:
                 raise RegistryTransitionError(
                     name, version, str(status), "reject",
@@ -536,7 +556,7 @@ class ModelRegistry:
             self._set_tags(name, version, {t.TAG_STATUS: ApprovalStatus.REJECTED.value, "rejected_by": approver,
                                            "rejection_comment": comment, "rejection_ts": _now()})
             self._append_reject(name, version, approver, comment)
-            return self.get_version(name, version)
+            return self._sync_mirror(usecase, self.get_version(name, version))
 
     def _append_reject(self, name: str, version: str, approver: str, comment: str) -> None:
         champion = self._alias_version(name, t.CHAMPION)
@@ -609,6 +629,70 @@ class ModelRegistry:
         except mlflow.exceptions.MlflowException as exc:
             if not _not_found(exc):
                 raise
+
+    # ================================================================== SageMaker Model Registry mirror
+    def _sync_mirror(self, uc, v: RegisteredVersion) -> RegisteredVersion:
+        """Bring the version's SageMaker model package in line with MLflow (caller holds the lock).
+
+        No package yet (tag ``sagemaker_model_package_arn``): create it with the version's status and the
+        reports found on S3; the ARN tag is written right after, and ``CreateModelPackage``'s ClientToken
+        covers a crash in between. Package there and ``sagemaker_model_package_status`` equal to the
+        status: nothing to do (no call). Otherwise ``UpdateModelPackage`` (ApprovalDescription: who + why).
+        """
+        if uc is None:
+            if v.tags.get(smm.TAG_PACKAGE_ARN) and v.tags.get(smm.TAG_PACKAGE_STATUS) != str(v.status):
+                log.warning("%s is mirrored in SageMaker (%s) but no use case was given: its model package keeps "
+                            "status %s", v.uri, v.tags[smm.TAG_PACKAGE_ARN], v.tags.get(smm.TAG_PACKAGE_STATUS))
+            return v
+        if not uc.sagemaker.mirror_model_registry:
+            return v
+        if uc.registered_model_name != v.name:
+            raise ConfigError(f"use case {uc.name} registers {uc.registered_model_name}, not {v.name}",
+                              key="model_name", fix="Pass the use case the model belongs to.")
+        status = smm.approval_status(str(v.status))
+        arn = v.tags.get(smm.TAG_PACKAGE_ARN)
+        if arn and v.tags.get(smm.TAG_PACKAGE_STATUS) == status:
+            return v
+        mirror = (self.mirror_factory or smm.SageMakerRegistryMirror.from_usecase)(uc)
+        why = _approval_description(v)
+        if not arn:
+            reports, baselines = self._mirror_reports(uc, v)
+            failed = v.failed_checks
+            meta = {"mlflow:model_name": v.name, "mlflow:version": v.version, "mlflow:run_id": v.run_id,
+                    "airsage:usecase": uc.name, "airsage:run_key": v.tags.get(t.TAG_RUN_KEY),
+                    "airsage:dataset_version": v.tags.get(t.TAG_DATASET_VERSION),
+                    "airsage:code_version": v.tags.get(t.TAG_CODE_VERSION),
+                    "airsage:model_sha256": v.tags.get(t.TAG_MODEL_SHA256),
+                    "airsage:failed_checks": " ".join(failed) if failed else None}
+            desc = f"MLflow {v.uri} ({uc.name}, run_key {v.tags.get(t.TAG_RUN_KEY)})"
+            if failed:
+                desc += f"; quality gates failed: {', '.join(failed)}"
+            arn = mirror.register(version=v.version, model_data_url=v.tags.get(t.TAG_MODEL_ARTIFACT) or "",
+                                  approval=status, description=desc[:1024], reports=reports, baselines=baselines,
+                                  metadata={k: smm.metadata_value(x) for k, x in meta.items() if x is not None},
+                                  token_key=f"{v.name}/{v.version}")
+            self._set_tags(v.name, v.version, {smm.TAG_PACKAGE_ARN: arn})
+            log.info("%s mirrored to SageMaker model package %s (%s; %d report(s), %d baseline(s))", v.uri, arn,
+                     status, len(reports), len(baselines))
+            if v.tags.get("approved_by") or v.tags.get("rejected_by"):  # a person decided before the mirror ran
+                mirror.sync_approval(arn, status, why)
+        else:
+            mirror.sync_approval(arn, status, why)
+            log.info("%s: SageMaker model package %s set to %s", v.uri, arn, status)
+        self._set_tags(v.name, v.version, {smm.TAG_PACKAGE_STATUS: status, smm.TAG_SYNCED_AT: _now()})
+        return self.get_version(v.name, v.version)
+
+    def _mirror_reports(self, uc, v: RegisteredVersion) -> tuple[dict[str, str], dict[str, str]]:
+        """(ModelMetrics, DriftCheckBaselines) entries for ``v`` that exist on S3 (``sagemaker_mirror.report_candidates``):
+        the training run's Clarify outputs (``pipeline.clarify_plan``), the version's monitoring baseline
+        (``steps.monitoring.baseline_uri``) and the MLflow run's evaluation files."""
+        run_key = v.tags.get(t.TAG_RUN_KEY)
+        run_root = self.client.get_run(v.run_id).info.artifact_uri if v.run_id else None
+        reports, baselines = smm.report_candidates(
+            clarify_root=uc.path("reports", "clarify", run_key) if run_key else None,
+            baseline_root=uc.path("monitor", "baselines", f"v{v.version}"), run_artifact_uri=run_root)
+        found_reports, found_baselines = smm.existing_s3(reports, baselines)
+        return found_reports, found_baselines
 
     def _set_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         for k, v in tags.items():
@@ -698,6 +782,18 @@ class ModelRegistry:
 
 
 # ====================================================================== helpers
+def _approval_description(v: RegisteredVersion) -> str:
+    """SageMaker's ApprovalDescription for the version's status: who decided, and why."""
+    tags = v.tags
+    if v.status == ApprovalStatus.APPROVED:
+        return f"Approved by {tags.get('approved_by', 'unknown')}: {tags.get('approval_comment', '')}".strip()
+    if v.status == ApprovalStatus.REJECTED:
+        if tags.get("rejected_by"):
+            return f"Rejected by {tags['rejected_by']}: {tags.get('rejection_comment', '')}".strip()
+        return f"Rejected by the quality gates: {', '.join(v.failed_checks)}"
+    return ""
+
+
 def _default_code_version() -> str:
     from airsage import __version__
 

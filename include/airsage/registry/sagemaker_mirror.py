@@ -7,17 +7,42 @@ reports (``ModelMetrics``) and the baselines drift checks compare against (``Dri
 An approval decided in Airsage is copied over with ``sync_approval`` (``UpdateModelPackage``), the
 call the amazon provider has no operator for.
 
-Pure builders (``group_request``, ``model_package_request``, ``approval_request``) plus a small
-class around an injected boto3 SageMaker client.
+Pure builders (``group_request``, ``model_package_request``, ``approval_request``,
+``report_candidates``) plus a small class around an injected boto3 SageMaker client.
+``ModelRegistry`` drives it (``register_training`` / ``approve`` / ``reject``) and keeps the package ARN
+and the last mirrored status in version tags (``TAG_PACKAGE_ARN``, ``TAG_PACKAGE_STATUS``).
+
+Errors: a refused call (AccessDenied, ValidationException, ...) is a permanent ``AirsageError`` naming
+the IAM action and the way out (``sagemaker.mirror_model_registry: false``); throttling, 5xx and
+connection failures are a ``TransientError`` (worth a retry).
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from airsage.errors import AirsageError, ConfigError
+from airsage import storage
+from airsage.errors import AirsageError, ConfigError, TransientError
+
+log = logging.getLogger(__name__)
+
+# MLflow version tags written by ModelRegistry when the mirror is on
+TAG_PACKAGE_ARN = "sagemaker_model_package_arn"
+TAG_PACKAGE_STATUS = "sagemaker_model_package_status"  # the ModelApprovalStatus last copied to SageMaker
+TAG_SYNCED_AT = "sagemaker_model_package_synced_at"
+
+_client_factory = None
+
+
+def set_client_factory(factory) -> None:
+    """Where ``from_usecase`` gets its SageMaker client: ``factory(sm: SageMakerSpec) -> client``
+    (``None``: ``boto3.client("sagemaker", region_name=sm.region)``, boto3's default chain). The Airflow
+    glue can install one using ``sagemaker.aws_conn_id``, as it does for ``storage``."""
+    global _client_factory
+    _client_factory = factory
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 _APPROVAL_ALIASES = {"approved": "Approved", "approve": "Approved", "rejected": "Rejected", "reject": "Rejected",
@@ -101,8 +126,81 @@ def _nest(table: Mapping[str, tuple[str, str]], values: Mapping[str, Any], what:
 
 
 def client_token(group: str, version: str | int) -> str:
-    """Deterministic idempotency token: a retried registration returns the same package."""
+    """Deterministic idempotency token: a retried registration returns the same package.
+
+    ``version`` may be any key unique within the group (the registry passes ``<mlflow model>/<version>``,
+    so two MLflow models sharing one ``model_package_group`` never share a token)."""
     return hashlib.sha256(f"{group}/{version}".encode()).hexdigest()[:32]
+
+
+_METADATA_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+
+
+def metadata_value(value: Any) -> str:
+    """A ``CustomerMetadataProperties`` value: the allowed characters only, 1..256 long."""
+    return (_METADATA_UNSAFE.sub("_", str(value)) or "-")[:256]
+
+
+def report_candidates(*, clarify_root: str | None = None, baseline_root: str | None = None,
+                      run_artifact_uri: str | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Where a version's evidence may live: ``(reports, baselines)``, each ``{key: [uri, ...]}`` (first
+    existing one wins; keys of ``MODEL_METRICS`` / ``DRIFT_CHECK_BASELINES``).
+
+    * ``clarify_root``: the training run's Clarify jobs (``reports/clarify/<run_key>``: ``pre_training/``
+      and ``post_training/analysis.json``, ``input/<stage>-config/analysis_config.json``).
+    * ``baseline_root``: the version's monitoring baseline (``monitor/baselines/v<N>``: ``statistics.json``,
+      ``constraints.json``, ``model_quality.json``, ``model_quality_constraints.json``).
+    * ``run_artifact_uri``: the MLflow run's artifact root (``evaluation/model_quality*.json``, the
+      merged ``clarify/analysis.json``).
+    """
+    j = storage.join
+    pre = [j(clarify_root, "pre_training", "analysis.json")] if clarify_root else []
+    post = [j(clarify_root, "post_training", "analysis.json")] if clarify_root else []
+    post_cfg = [j(clarify_root, "input", "post-config", "analysis_config.json")] if clarify_root else []
+    base = (lambda f: [j(baseline_root, f)] if baseline_root else [])  # noqa: E731
+    run = (lambda *f: [j(run_artifact_uri, *f)] if run_artifact_uri else [])  # noqa: E731
+    mq_stats = base("model_quality.json") + run("evaluation", "model_quality.json")
+    mq_cons = base("model_quality_constraints.json") + run("evaluation", "model_quality_constraints.json")
+    reports = {"model_quality_statistics": mq_stats, "model_quality_constraints": mq_cons,
+               "data_quality_statistics": base("statistics.json"), "data_quality_constraints": base("constraints.json"),
+               "bias_report": run("clarify", "analysis.json"), "bias_pre_training_report": pre,
+               "bias_post_training_report": post, "explainability_report": post}
+    # SageMaker Pipelines' ClarifyCheck: the baseline analysis.json is what later checks compare against
+    baselines = {"model_quality_statistics": mq_stats, "model_quality_constraints": mq_cons,
+                 "data_quality_statistics": base("statistics.json"), "data_quality_constraints": base("constraints.json"),
+                 "bias_config_file": post_cfg, "bias_pre_training_constraints": pre,
+                 "bias_post_training_constraints": post, "explainability_constraints": post,
+                 "explainability_config_file": post_cfg}
+    return ({k: v for k, v in reports.items() if v}, {k: v for k, v in baselines.items() if v})
+
+
+def existing_s3(*candidates: Mapping[str, list[str]]) -> list[dict[str, str]]:
+    """Per candidate map, ``{key: first candidate that exists on S3}``. Entries that are not ``s3://`` are
+    skipped (SageMaker links S3 objects only) and named in one log line; missing objects are left out."""
+    skipped: set[str] = set()
+    found: dict[str, bool] = {}
+    out = []
+    for table in candidates:
+        hits: dict[str, str] = {}
+        for key, uris in table.items():
+            for uri in uris:
+                if not storage.is_s3(uri):
+                    skipped.add(uri)
+                    continue
+                if uri not in found:
+                    try:
+                        found[uri] = storage.exists(uri)
+                    except Exception as exc:  # noqa: BLE001 - evidence is optional: an unreadable report is left out
+                        log.warning("SageMaker mirror: cannot check %s (%s): left out of the model package", uri, exc)
+                        found[uri] = False
+                if found[uri]:
+                    hits[key] = uri
+                    break
+        out.append(hits)
+    if skipped:
+        log.info("SageMaker mirror: %d report location(s) skipped, not on S3 (a model package links s3:// "
+                 "objects only): %s", len(skipped), ", ".join(sorted(skipped)))
+    return out
 
 
 def group_request(group: str, description: str = "", tags: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -127,7 +225,8 @@ def model_package_request(*, group: str, version: str | int, image_uri: str, mod
     """
     if not str(model_data_url).startswith("s3://"):
         raise ConfigError(f"model artifact {model_data_url!r} is not on S3", key="mlflow.artifact_root",
-                          fix="Mirror versions whose model.tar.gz is in S3 (an s3:// MLflow artifact root).")
+                          fix="Mirror versions whose model.tar.gz is in S3 (train with compute.train.backend: "
+                              "sagemaker and an s3:// data root), or set sagemaker.mirror_model_registry: false.")
     container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data_url}
     if environment:
         container["Environment"] = dict(environment)
@@ -170,19 +269,22 @@ class SageMakerRegistryMirror:
 
     @classmethod
     def from_usecase(cls, uc, *, client: Any = None) -> "SageMakerRegistryMirror":
-        """The mirror for a use case: its group, the serving image and the serving environment."""
-        from airsage.compute.packaging import INFERENCE_PROGRAM, MODEL_CODE_DIR
-        from airsage.compute.sagemaker_images import xgboost_image_uri
+        """The mirror for a use case: its group, the serving image and the serving environment
+        (those of the SageMaker backend's transform model, ``sagemaker_requests.model_request``)."""
+        from airsage.compute.packaging import INFERENCE_PROGRAM
+        from airsage.compute.sagemaker_requests import MODEL_CODE_SUBMIT_DIR, image_uri
 
         sm = uc.sagemaker
+        if client is None and _client_factory is not None:
+            client = _client_factory(sm)
         if client is None:
             import boto3
 
             client = boto3.client("sagemaker", region_name=sm.region)
-        env = {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": f"/opt/ml/model/{MODEL_CODE_DIR}",
+        env = {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_CODE_SUBMIT_DIR,
                "SAGEMAKER_REGION": sm.region}
         return cls(client, group=sm.model_package_group or group_name(uc.registered_model_name),
-                   image_uri=sm.image_uri or xgboost_image_uri(sm.region, sm.framework_version), environment=env,
+                   image_uri=image_uri(sm), environment=env,
                    tags={**sm.tags, "airsage:usecase": uc.name}, description=uc.description)
 
     def _call(self, method: str, **kwargs) -> dict[str, Any]:
@@ -192,12 +294,7 @@ class SageMakerRegistryMirror:
         try:
             return getattr(self.client, method)(**kwargs)
         except Exception as exc:  # noqa: BLE001
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-            if code is None:
-                raise
-            raise AirsageError(f"SageMaker {method} failed ({code}): {exc}",
-                               fix="Check the IAM permissions for SageMaker Model Registry (README: Running on "
-                                   "SageMaker) or turn sagemaker.mirror_model_registry off.") from exc
+            raise _translate(method, exc) from exc
 
     def ensure_group(self) -> str:
         """Create the model package group if it does not exist; return its ARN."""
@@ -206,21 +303,60 @@ class SageMakerRegistryMirror:
         except Exception as exc:  # noqa: BLE001
             msg = str(exc).lower()
             if not any(w in msg for w in ("does not exist", "not found", "could not find")):
-                raise
+                raise _translate("describe_model_package_group", exc) from exc
         return self._call("create_model_package_group",
                           **group_request(self.group, self.description, self.tags))["ModelPackageGroupArn"]
 
     def register(self, *, version: str | int, model_data_url: str, approval: str = "PendingManualApproval",
                  description: str = "", reports: Mapping[str, Any] | None = None,
-                 baselines: Mapping[str, Any] | None = None, metadata: Mapping[str, str] | None = None) -> str:
-        """Mirror one version (idempotent through its ClientToken); return the ModelPackageArn."""
-        self.ensure_group()
+                 baselines: Mapping[str, Any] | None = None, metadata: Mapping[str, str] | None = None,
+                 token_key: str | None = None) -> str:
+        """Mirror one version (idempotent through its ClientToken); return the ModelPackageArn.
+
+        ``token_key`` (default: ``version``) keys the ClientToken within the group."""
         req = model_package_request(group=self.group, version=version, image_uri=self.image_uri,
                                     model_data_url=model_data_url, approval=approval, description=description,
                                     reports=reports, baselines=baselines, metadata=metadata,
                                     environment=self.environment, tags=self.tags)
+        if token_key is not None:
+            req["ClientToken"] = client_token(self.group, token_key)
+        self.ensure_group()
         return self._call("create_model_package", **req)["ModelPackageArn"]
 
     def sync_approval(self, arn: str, status: str, description: str = "") -> None:
         """Copy an approval decision (Approved / Rejected / PendingManualApproval) onto the package."""
         self._call("update_model_package", **approval_request(arn, status, description))
+
+
+_TRANSIENT = ("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
+              "ServiceUnavailable", "InternalFailure", "InternalServerError", "RequestTimeout")
+_IAM = {"describe_model_package_group": "DescribeModelPackageGroup", "create_model_package_group":
+        "CreateModelPackageGroup", "create_model_package": "CreateModelPackage",
+        "describe_model_package": "DescribeModelPackage", "update_model_package": "UpdateModelPackage"}
+
+
+def _translate(method: str, exc: Exception) -> Exception:
+    """A boto error as an Airsage error with a fix; anything else unchanged."""
+    if isinstance(exc, AirsageError):
+        return exc
+    action = f"sagemaker:{_IAM.get(method, method)}"
+    off = "or set sagemaker.mirror_model_registry: false in the use case (MLflow stays the record)"
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        code = (response.get("Error") or {}).get("Code") or "Unknown"
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+        if code in _TRANSIENT or status >= 500:
+            return TransientError(f"SageMaker {method} failed ({code}): {exc}",
+                                  fix="Retry the task (throttling or a SageMaker outage); the mirror is idempotent.")
+        return AirsageError(f"SageMaker {method} failed ({code}): {exc}",
+                            fix=f"Allow {action} to the Airflow AWS connection (README: Running on SageMaker, IAM), "
+                                f"{off}; then clear the task: the mirror re-syncs without a second version.")
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:  # pragma: no cover - boto3 is installed wherever the mirror runs
+        return exc
+    if isinstance(exc, BotoCoreError):
+        return TransientError(f"SageMaker {method} could not be called: {exc}",
+                              fix=f"Check the AWS credentials and endpoint of the Airflow AWS connection, {off}; "
+                                  "then retry the task.")
+    return exc
