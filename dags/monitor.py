@@ -11,6 +11,11 @@ compares the captured inputs and scores with the baseline **of the model version
 * model quality, once labels have arrived (published datasets, human review decisions) within
   `monitor.ground_truth_offset_hours` of the capture.
 
+Three steps per partition: `plan_monitoring` selects the captured rows (each record once, the newest
+run's) and stages them; `run_monitor_job` runs the monitor job (`python -m airsage.entrypoints.monitor`,
+Model Monitor's processing contract) locally or on SageMaker, as `compute.monitor.backend` says — one
+mapped job per partition; `monitor_partition` adds model quality, the verdict and the report.
+
 Outputs: `<root>/monitor/runs/dt=<partition>/<run>/` (Model Monitor files, `report.html`) and one
 history point per partition. On an alert it notifies every channel in `monitor.notifiers` (log, email,
 Slack, SNS through Airflow connections) and, with `monitor.retrain_on_alert`, triggers `<uc>__train`.
@@ -26,6 +31,7 @@ from airflow.sdk import Param, dag, task
 
 from airsage_airflow.assets import predictions_asset
 from airsage_airflow.errors import fail_fast
+from airsage_airflow.operators import RunJobOperator
 from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
 
 
@@ -45,20 +51,35 @@ def build(uc):
     def monitor():
         @task
         @fail_fast
-        def monitor_partition(params=None, run_id=None, triggering_asset_events=None) -> dict:
+        def plan_monitoring(params=None, run_id=None, triggering_asset_events=None) -> list[dict]:
+            """Per partition: select and stage the captured rows, name the baseline (one job each)."""
             from airsage.errors import ConfigError
             from airsage.pipeline import run_key_from
-            from airsage.steps.monitoring import monitor_partition as run_monitor
+            from airsage.steps.monitoring import plan_partition
 
             targets = _targets(params, triggering_asset_events, asset)
             if not targets:
                 raise ConfigError("no partition to monitor: the form's partition is empty and no predictions asset "
                                   "event triggered this run", key="partition",
                                   fix="Give partition=YYYY-MM-DD (a scored partition) in the trigger form.")
+            return [plan_partition(uc, partition=partition, run_key=run_key_from(run_id), model_version=version)
+                    for partition, version in targets]
+
+        plans = plan_monitoring()
+        # one monitor job (analyze mode) per partition, local or SageMaker (compute.monitor.backend)
+        jobs = RunJobOperator.partial(task_id="run_monitor_job", usecase=uc.name, job="monitor").expand(
+            job_args=plans.map(_job_args))
+
+        @task
+        @fail_fast
+        def monitor_partition(plans: list[dict], jobs: list[dict]) -> dict:
+            """Model quality, verdict, report and history point of each partition, from its job's output."""
+            from airsage.steps.monitoring import finish_partition
+
             runs = []
-            for partition, version in targets:
-                summary = run_monitor(uc, partition=partition, run_key=run_key_from(run_id), model_version=version)
-                print(f"Monitoring {partition} (model v{summary['model_version']}): "
+            for plan, job in zip(plans, jobs, strict=True):
+                summary = finish_partition(uc, plan, job)
+                print(f"Monitoring {summary['partition']} (model v{summary['model_version']}): "
                       + ("ALERT: " + "; ".join(summary["reasons"]) if summary["alert"] else "no alert")
                       + f"; report {summary['report_uri']}")
                 runs.append(summary)
@@ -77,7 +98,7 @@ def build(uc):
 
             return send_alert(uc, result["runs"], get_current_context())
 
-        result = monitor_partition()
+        result = monitor_partition(plans, jobs.output)
         notified = notify_alert(result)
         branch_on_alert(result) >> [notified, EmptyOperator(task_id="no_alert")]
         if uc.monitor.retrain_on_alert:
@@ -88,6 +109,11 @@ def build(uc):
                 note=f"Triggered by {uc.name}__monitor: a monitoring alert (monitor.retrain_on_alert).")
 
     return monitor()
+
+
+def _job_args(plan: dict) -> dict:
+    """The monitor job's arguments in a partition's plan (``airsage.pipeline.monitor_spec``)."""
+    return plan["job"]
 
 
 def _targets(params: dict, events, asset) -> list[tuple[str, str | None]]:

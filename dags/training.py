@@ -64,7 +64,8 @@ def build(uc):
             result = pipeline.register_trained(uc, job=job, dataset=dataset, run_key=pipeline.run_key_from(run_id),
                                                actor=f"airflow:{dag_run.dag_id}",
                                                clarify_outputs=[pre["outputs"].get("output"),
-                                                                post["outputs"].get("output")])
+                                                                post["outputs"].get("output")],
+                                               mirror=False)  # mirrored once the baseline exists (below)
             for g in result["gates"]:
                 print(f"gate {g['name']}: {'PASS' if g['passed'] else 'FAIL'} value={g.get('value')} "
                       f"threshold={g.get('threshold')} {g.get('detail') or ''}")
@@ -72,19 +73,48 @@ def build(uc):
 
         registered = register_model(job.output, dataset, pre.output, post.output)
 
-        @task
+        @task.short_circuit(multiple_outputs=True)
         @fail_fast
-        def suggest_monitoring_baseline(registered: dict, job: dict, dataset: dict, post: dict, run_id=None) -> dict:
-            """Model Monitor baselines of this version (data quality, scores, model quality)."""
+        def plan_monitoring_baseline(registered: dict, job: dict, dataset: dict, post: dict,
+                                     run_id=None) -> dict | None:
+            """The version's Model Monitor baseline: None (the job and its publish are skipped) when it exists."""
             from airsage import pipeline, storage
-            from airsage.steps.monitoring import suggest_baseline_for_version
+            from airsage.steps.monitoring import plan_baseline
 
             analysis = storage.join(post["outputs"]["output"], "analysis.json") if post["outputs"].get("output") else None
-            return suggest_baseline_for_version(uc, registered["version"], dataset_uri=dataset["uri"],
-                                                output_data_uri=job["outputs"]["output_data"],
-                                                run_key=pipeline.run_key_from(run_id), clarify_analysis_uri=analysis)
+            plan = plan_baseline(uc, registered["version"], dataset_uri=dataset["uri"],
+                                 output_data_uri=job["outputs"]["output_data"], run_key=pipeline.run_key_from(run_id),
+                                 clarify_analysis_uri=analysis)
+            if not plan["needed"]:
+                print(f"Baseline of version {registered['version']} exists: {plan['result']['baseline_uri']} (kept)")
+                _mirror(registered["version"])
+                return None
+            return plan
 
-        suggest_monitoring_baseline(registered, job.output, dataset, post.output)
+        baseline_plan = plan_monitoring_baseline(registered, job.output, dataset, post.output)
+        # data-quality statistics + constraints of the training features: the monitor job in suggest-baseline
+        # mode, local or SageMaker (compute.monitor.backend)
+        baseline_job = RunJobOperator(task_id="suggest_monitoring_baseline", usecase=uc.name, job="monitor",
+                                      job_args=baseline_plan["job"])
+
+        @task
+        @fail_fast
+        def publish_monitoring_baseline(plan: dict, job: dict) -> dict:
+            """Model Monitor baselines of this version (data quality, scores, model quality, SHAP weights); then
+            the SageMaker Model Registry mirror, whose DriftCheckBaselines point at them (when mirroring is on)."""
+            from airsage.steps.monitoring import finish_baseline
+
+            result = finish_baseline(uc, plan, job)
+            _mirror(plan["version"])
+            return result
+
+        def _mirror(version) -> None:
+            if uc.sagemaker.mirror_model_registry:
+                from airsage import pipeline
+
+                print("SageMaker model package: {model_package_arn}".format(**pipeline.mirror_version(uc, version)))
+
+        publish_monitoring_baseline(baseline_plan, baseline_job.output)
 
         @task.short_circuit
         def needs_approval(registered: dict, params=None) -> bool:

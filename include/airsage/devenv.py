@@ -28,7 +28,10 @@ def airflow_env(home: str | os.PathLike | None = None, base: dict[str, str] | No
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        # 30 s busy timeout (SQLAlchemy's default is 5 s): the api-server, scheduler, dag-processor, triggerer and
+        # task processes all write this one file, and a UI action (a HITL answer) that waited >5 s for the lock
+        # failed with HTTP 500 "Database error" on a loaded 2-core machine (apache/airflow#66726).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}?timeout=30",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,approver:op,reviewer:user",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
         "AIRFLOW__API__PORT": base.get("AIRFLOW__API__PORT", "8080"),

@@ -194,8 +194,10 @@ def train_spec(uc: UseCase, dataset: dict[str, Any], run_key: str) -> JobSpec:
 
 
 def register_trained(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any], run_key: str, actor: str,
-                     bias: dict | None = None, clarify_outputs: list[str] | None = None) -> dict[str, Any]:
-    """Gate the trained model and register it (PendingManualApproval, or Rejected with the failed checks)."""
+                     bias: dict | None = None, clarify_outputs: list[str] | None = None,
+                     mirror: bool = True) -> dict[str, Any]:
+    """Gate the trained model and register it (PendingManualApproval, or Rejected with the failed checks).
+    ``mirror=False``: the SageMaker model package is made later by ``mirror_version``."""
     from airsage.registry import ModelRegistry
     from airsage.training.gates import evaluate_gates
 
@@ -210,8 +212,19 @@ def register_trained(uc: UseCase, *, job: dict[str, Any], dataset: dict[str, Any
     version = reg.register_training(
         uc, model_artifact_uri=outputs["model_artifact"], output_data_uri=outputs["output_data"], dataset=dataset,
         run_key=run_key, gate_results=gates, actor=actor, code_version=code_version(), bias=bias,
-        tuning_trials=metrics.get("trials"))
+        tuning_trials=metrics.get("trials"), mirror=mirror)
     return {**version.to_dict(), "gates": gates, "passed": all(g["passed"] for g in gates)}
+
+
+def mirror_version(uc: UseCase, version: str | int) -> dict[str, Any]:
+    """The version's SageMaker Model Registry mirror (``sagemaker.mirror_model_registry``): created with
+    the reports and baselines that exist now, or its approval status brought in line; a no-op when off."""
+    from airsage.registry import ModelRegistry
+    from airsage.registry.sagemaker_mirror import TAG_PACKAGE_ARN
+
+    v = ModelRegistry.from_settings().sync_mirror(uc, version)
+    return {"name": v.name, "version": v.version, "status": str(v.status),
+            "model_package_arn": v.tags.get(TAG_PACKAGE_ARN)}
 
 
 def _read_job_metrics(output_data_uri: str) -> dict[str, Any]:
@@ -591,11 +604,11 @@ def monitor_spec(uc: UseCase, *, run_key: str, mode: str, target: str, dataset_u
     """A Model Monitor processing job: ``python -m airsage.entrypoints.monitor`` (the arguments are the
     ``job`` entry of ``steps.monitoring.plan_baseline`` / ``plan_partition``).
 
-    Inputs are processing channels (``/opt/ml/processing/input/<channel>`` on SageMaker, the same layout
-    under the local backend): ``baseline_dataset_input`` (suggest-baseline) or ``dataset`` +
-    ``baseline_statistics`` + ``baseline_constraints`` (+ ``score_statistics``) (analyze), and
-    ``monitor_config`` (the settings file: feature types, SHAP weights). The environment carries the
-    small settings (mode, thresholds). The output goes to ``monitor/jobs/<job name>/`` and is kept (a
+    Inputs are processing channels, each a directory the plan staged (``/opt/ml/processing/input/<channel>``
+    on SageMaker, the same layout under the local backend): ``baseline_dataset_input`` (suggest-baseline)
+    or ``dataset`` + ``baseline_statistics`` + ``baseline_constraints`` (+ ``score_statistics``)
+    (analyze), and ``monitor_config`` (the settings file: feature types, SHAP weights). The environment
+    carries the small settings (mode, thresholds). The output goes to ``monitor/jobs/<job name>/`` and is kept (a
     retried or re-run task reattaches to the finished job and finds it). The name holds the target
     (``v<version>`` or the partition), the run key and a digest of the inputs and settings: unique per
     run, per mapped partition and per input content (SageMaker never reuses a job name).

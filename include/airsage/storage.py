@@ -122,16 +122,23 @@ def read_json(uri: str) -> Any:
 
 
 def list_files(prefix: str, *, suffixes: tuple[str, ...] | None = None) -> list[str]:
-    """Every file below ``prefix`` (recursive), sorted. Names and folders starting with ``.`` or ``_``
-    (temporary files, ``_SUCCESS`` markers, sidecars such as ``_review/``) are skipped."""
+    """Every file below ``prefix`` (recursive), sorted; ``prefix`` may also name one file (local or S3
+    object), which is then the only one. Names and folders starting with ``.`` or ``_`` (temporary files,
+    ``_SUCCESS`` markers, sidecars such as ``_review/``) are skipped below a folder."""
     out: list[str] = []
     if is_s3(prefix):
         bucket, key = split_s3(prefix)
-        key = key.rstrip("/") + "/" if key else ""
+        key = key.rstrip("/")
+        folder = key + "/" if key else ""
         paginator = s3_client().get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=key):
             for obj in page.get("Contents", []):
-                parts = obj["Key"][len(key):].split("/")
+                if key and obj["Key"] == key:  # the prefix names one object
+                    out.append(f"s3://{bucket}/{obj['Key']}")
+                    continue
+                if not obj["Key"].startswith(folder):  # a sibling such as <key>-other
+                    continue
+                parts = obj["Key"][len(folder):].split("/")
                 if parts[-1] and not any(p.startswith((".", "_")) for p in parts):
                     out.append(f"s3://{bucket}/{obj['Key']}")
     else:

@@ -89,7 +89,7 @@ def monitored(env):
 
 
 def airflow_db(env) -> sqlite3.Connection:
-    return sqlite3.connect(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    return sqlite3.connect(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///").split("?")[0])
 
 
 @pytest.mark.e2e
@@ -103,7 +103,8 @@ def test_drifted_partition_alerts_notifies_and_triggers_retraining(monitored, en
                                  "AND run_id=?", (run_id,)).fetchall())
         triggered = [r[0] for r in db.execute("SELECT run_id FROM dag_run WHERE dag_id='credit_risk__train'")]
     assert state == "success"
-    assert states == {"monitor_partition": "success", "branch_on_alert": "success", "notify_alert": "success",
+    assert states == {"plan_monitoring": "success", "run_monitor_job": "success", "monitor_partition": "success",
+                      "branch_on_alert": "success", "notify_alert": "success",
                       "trigger_retraining": "success", "no_alert": "skipped"}, states
     assert triggered == [f"monitor_alert__{run_id}"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.request
 
 import pytest
 
@@ -18,7 +19,10 @@ def moto_url():
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    # moto's state is per process, shared with every other in-process moto server (the SageMaker emulator's)
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
+    yield url
     server.stop()
 
 

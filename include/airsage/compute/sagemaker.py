@@ -31,6 +31,7 @@ from typing import Any
 from airsage.compute.base import ComputeBackend, JobHandle, JobSpec, JobStatus
 from airsage.compute.packaging import upload_sourcedir
 from airsage.compute.sagemaker_requests import (
+    PARQUET,
     PROCESSING_KINDS,
     TRIGGER_JOB_TYPES,
     build_requests,
@@ -203,6 +204,8 @@ class SageMakerBackend(ComputeBackend):
         existing = self._describe(spec.kind, handle.name)
         if existing is not None:
             return self._reattach(spec, handle, existing)
+        if spec.kind == "transform":
+            self._check_whole_file_payload(spec)
         sourcedir = self.upload_code() if needs_sourcedir(spec, self.settings) else None
         arn = None
         for op, req in self.requests(spec, sourcedir_uri=sourcedir):
@@ -221,6 +224,31 @@ class SageMakerBackend(ComputeBackend):
             arn = next((v for k, v in resp.items() if k.endswith("Arn")), None)
         log.info("submitted SageMaker %s job %s: %s", spec.kind, handle.name, handle.console_url)
         return dataclasses.replace(handle, arn=arn)
+
+    def _check_whole_file_payload(self, spec: JobSpec) -> None:
+        """Parquet is sent one whole file per request (SplitType None): a file above ``max_payload_mb``
+        would fail inside SageMaker after the instances started. Refuse it before the job exists, naming
+        the files (S3 ``ListObjectsV2`` sizes of the input prefix)."""
+        p = spec.parameters
+        if str(p.get("content_type")) != PARQUET:
+            return
+        limit_mb = int(p.get("max_payload_mb", 6))
+        bucket, _, prefix = spec.inputs["data"].removeprefix("s3://").partition("/")
+        too_big: list[str] = []
+        try:
+            for page in self._s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                too_big += [f"s3://{bucket}/{o['Key']} ({o['Size'] / 2**20:.1f} MB)" for o in page.get("Contents", [])
+                            if o["Size"] > limit_mb * 2**20 and not o["Key"].rsplit("/", 1)[-1].startswith((".", "_"))]
+        except Exception as exc:  # noqa: BLE001
+            if _is_botocore(exc):
+                raise translate_error("ListObjectsV2 (transform input sizes)", exc) from exc
+            raise
+        if too_big:
+            shown = ", ".join(too_big[:5]) + (f" and {len(too_big) - 5} more" if len(too_big) > 5 else "")
+            raise ConfigError(f"{len(too_big)} Parquet input file(s) exceed transform.max_payload_mb={limit_mb}: "
+                              f"{shown}", key="transform.max_payload_mb",
+                              fix="SageMaker sends each Parquet file as one request: raise transform.max_payload_mb "
+                                  "(at most 100) or write the partition as smaller files.")
 
     def _reattach(self, spec: JobSpec, handle: JobHandle, d: dict[str, Any]) -> JobHandle:
         stored = describe_digest(spec.kind, d)

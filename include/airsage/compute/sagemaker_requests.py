@@ -541,6 +541,13 @@ def _basename(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _json_name(uri: str, default: str) -> str:
+    """The file name an input lands under: the URI's own when it names a ``.json`` object, else the
+    Model Monitor file name inside the folder it names."""
+    name = _basename(uri)
+    return name if uri.endswith(".json") else default
+
+
 def processing_engine(spec: JobSpec, sm: SageMakerSpec) -> str:
     engine = str(spec.parameters.get("engine") or sm.processing_engine)
     if engine not in ("airsage", "managed"):
@@ -634,14 +641,15 @@ def _monitor_inputs_env(spec: JobSpec) -> tuple[list[dict], dict[str, str]]:
     env = {"dataset_format": json.dumps(_dataset_format(p)), "dataset_source": dataset_path,
            "output_path": PROCESSING_OUTPUT,
            "publish_cloudwatch_metrics": str(p.get("publish_cloudwatch_metrics", "Disabled"))}
+    # each baseline input is the file itself or a folder holding it (what steps.monitoring stages)
     if "baseline_constraints" in given:
         uri = given["baseline_constraints"]
         inputs.append(_processing_input("constraints", uri, MONITOR_CONSTRAINTS_PATH))
-        env["baseline_constraints"] = f"{MONITOR_CONSTRAINTS_PATH}/{_basename(uri)}"
+        env["baseline_constraints"] = f"{MONITOR_CONSTRAINTS_PATH}/{_json_name(uri, 'constraints.json')}"
     if "baseline_statistics" in given:
         uri = given["baseline_statistics"]
         inputs.append(_processing_input("baseline", uri, MONITOR_STATISTICS_PATH))
-        env["baseline_statistics"] = f"{MONITOR_STATISTICS_PATH}/{_basename(uri)}"
+        env["baseline_statistics"] = f"{MONITOR_STATISTICS_PATH}/{_json_name(uri, 'statistics.json')}"
     for other, uri in sorted(given.items()):
         if other not in ("dataset", "baseline_constraints", "baseline_statistics"):
             inputs.append(_processing_input(other, uri, f"{PROCESSING_INPUT}/{other}"))

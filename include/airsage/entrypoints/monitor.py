@@ -4,11 +4,20 @@ Paths (``<opt_ml>`` = ``$AIRSAGE_OPT_ML`` or ``/opt/ml``), as in the prebuilt an
 
 * baselining input: ``<opt_ml>/processing/input/baseline_dataset_input`` (a file or a directory)
 * analysis input:   ``$dataset_source`` or ``<opt_ml>/processing/input/dataset``; the baseline files
-  ``$baseline_statistics`` / ``$baseline_constraints`` (default
-  ``<opt_ml>/processing/baseline/{statistics/statistics.json,constraints/constraints.json}``)
+  ``$baseline_statistics`` / ``$baseline_constraints``, else the input channels of those names
+  (``<opt_ml>/processing/input/baseline_statistics/statistics.json``, ``.../baseline_constraints/
+  constraints.json``: what ``airsage.pipeline.monitor_spec`` mounts, on the local backend and on
+  SageMaker alike), else Model Monitor's defaults
+  ``<opt_ml>/processing/baseline/{statistics/statistics.json,constraints/constraints.json}``
+* score statistics: ``$AIRSAGE_MONITOR_SCORE_STATISTICS``, else the ``score_statistics`` input channel
+* settings file:    ``<opt_ml>/processing/input/monitor_config/monitor_config.json`` (optional): a JSON
+  object of the variables below (values as strings or as JSON). A variable set in the environment
+  wins. It carries what exceeds SageMaker's 256-character limit on an environment value (the feature
+  types, the SHAP weights).
 * output:           ``$output_path`` or ``<opt_ml>/processing/output``: ``statistics.json``,
   ``constraints.json`` (baselining) or ``constraint_violations.json`` (analysis), plus Airsage's
-  ``drift.json``, ``summary.json`` and ``report.html`` for data-quality analyses.
+  ``drift.json``, ``summary.json``, ``quality.json`` (the per-feature checks, so that the caller can
+  rebuild the report: ``DataMonitorReport.read``) and ``report.html`` for data-quality analyses.
 
 Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
 
@@ -32,6 +41,10 @@ Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
 ``AIRSAGE_MONITOR_SCORE_COLUMN``              score column for prediction drift, with
 ``AIRSAGE_MONITOR_SCORE_STATISTICS``          the statistics.json of the baseline scores
 ``AIRSAGE_MONITOR_THRESHOLDS``                JSON of ``DriftThresholds`` fields (psi_threshold, ...)
+``AIRSAGE_MONITOR_COMPARISON_METHOD``         baselining: ``Robust`` | ``Simple`` written into
+                                              ``constraints.json`` (default: the use case's, else Robust)
+``AIRSAGE_MONITOR_COMPARISON_THRESHOLD``      baselining: the distribution-distance threshold (default:
+                                              the use case's ``monitor.comparison_threshold``, else 0.1)
 ``AIRSAGE_MONITOR_BIAS_BOUNDS``               JSON ``{"metric": max |value - ideal|}`` (bias drift)
 ``AIRSAGE_MONITOR_GROUND_TRUTH_OFFSETS``      ``start_h,end_h`` for a ``groundtruth`` input joined by
 ``AIRSAGE_MONITOR_INFERENCE_ID``              this id column (default ``inference_id``)
@@ -55,10 +68,48 @@ ANALYSIS_TYPES = ("DATA_QUALITY", "MODEL_QUALITY", "MODEL_BIAS", "MODEL_EXPLAINA
 CHUNK_ROWS = 250_000
 
 
+CONFIG_CHANNEL = "monitor_config"
+CONFIG_FILE = "monitor_config.json"
+COMPARISON_METHODS = ("Robust", "Simple")
+
+
 # =========================================================================== environment
 def _env(name: str, default: str | None = None) -> str | None:
+    """A setting: the environment variable, else the settings file's entry (JSON values re-encoded)."""
     value = os.environ.get(name)
-    return value if value not in (None, "") else default
+    if value not in (None, ""):
+        return value
+    value = config_file_settings().get(name)
+    if value is None or value == "":
+        return default
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _channel_file(channel: str, name: str) -> Path | None:
+    """The file an input channel holds: ``<channel>/<name>``, else its only ``*.json`` file."""
+    d = contract.processing_input(channel)
+    if d.is_file():
+        return d
+    if (d / name).is_file():
+        return d / name
+    files = sorted(p for p in d.glob("*.json") if not p.name.startswith((".", "_"))) if d.is_dir() else []
+    return files[0] if len(files) == 1 else None
+
+
+def config_file_settings() -> dict[str, Any]:
+    """The optional settings file (``monitor_config`` input channel), ``{}`` without one."""
+    path = _channel_file(CONFIG_CHANNEL, CONFIG_FILE)
+    if path is None:
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}", key=CONFIG_CHANNEL,
+                          fix="Write the settings file as a JSON object of AIRSAGE_MONITOR_* names.") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} holds a {type(doc).__name__}, not a JSON object", key=CONFIG_CHANNEL,
+                          fix='Write {"AIRSAGE_MONITOR_FEATURES": {...}, ...}.')
+    return doc
 
 
 def _json_env(name: str, default: Any = None) -> Any:
@@ -73,8 +124,37 @@ def _json_env(name: str, default: Any = None) -> Any:
 
 def baseline_paths() -> tuple[Path, Path]:
     root = contract.opt_ml() / "processing" / "baseline"
-    return (Path(_env("baseline_statistics", str(root / "statistics" / "statistics.json"))),
-            Path(_env("baseline_constraints", str(root / "constraints" / "constraints.json"))))
+    return (_baseline_file("baseline_statistics", "statistics.json", root / "statistics" / "statistics.json"),
+            _baseline_file("baseline_constraints", "constraints.json", root / "constraints" / "constraints.json"))
+
+
+def _baseline_file(name: str, file_name: str, default: Path) -> Path:
+    explicit = _env(name)
+    if explicit:
+        return Path(explicit)
+    return _channel_file(name, file_name) or default
+
+
+def score_statistics_path() -> Path | None:
+    explicit = _env("AIRSAGE_MONITOR_SCORE_STATISTICS")
+    return Path(explicit) if explicit else _channel_file("score_statistics", "score_statistics.json")
+
+
+def comparison_settings() -> dict[str, Any]:
+    """Baselining's ``comparison_method`` / ``comparison_threshold`` (written into constraints.json)."""
+    uc = _usecase()
+    method = _env("AIRSAGE_MONITOR_COMPARISON_METHOD", uc.monitor.comparison_method if uc else "Robust")
+    raw = _env("AIRSAGE_MONITOR_COMPARISON_THRESHOLD", str(uc.monitor.comparison_threshold) if uc else "0.1")
+    if method not in COMPARISON_METHODS:
+        raise ConfigError(f"AIRSAGE_MONITOR_COMPARISON_METHOD={method!r} is not supported",
+                          key="AIRSAGE_MONITOR_COMPARISON_METHOD", fix=f"Use one of {COMPARISON_METHODS}.")
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise ConfigError(f"AIRSAGE_MONITOR_COMPARISON_THRESHOLD={raw!r} is not a number",
+                          key="AIRSAGE_MONITOR_COMPARISON_THRESHOLD",
+                          fix="Pass a number in (0, 1], e.g. 0.1.") from None
+    return {"comparison_method": method, "comparison_threshold": threshold}
 
 
 def resolve_mode() -> str:
@@ -187,7 +267,8 @@ def suggest_baseline_job(analysis_type: str, out: str) -> dict[str, Any]:
 
         features = feature_types()
         stats, cons = suggest_baseline(open_dataset(src), features=features,
-                                       exclude_columns=[] if features else excluded_columns())
+                                       exclude_columns=[] if features else excluded_columns(),
+                                       **comparison_settings())
     elif analysis_type == "MODEL_QUALITY":
         from airsage.monitor.model_quality import suggest_model_quality_constraints
 
@@ -212,13 +293,13 @@ def analyze_job(analysis_type: str, out: str) -> dict[str, Any]:
         from airsage.monitor.report import render_report, write_report
 
         statistics, constraints = json.loads(stats_path.read_text()), json.loads(cons_path.read_text())
-        score_stats_path = _env("AIRSAGE_MONITOR_SCORE_STATISTICS")
+        score_stats_path = score_statistics_path()
         result = monitor_data(
             open_dataset(dataset_dir()), statistics, constraints, weights=_weights(),
             thresholds=_drift.DriftThresholds(**(_json_env("AIRSAGE_MONITOR_THRESHOLDS", {}) or {})),
             exclude_columns=excluded_columns(), score_column=_env("AIRSAGE_MONITOR_SCORE_COLUMN"),
-            score_statistics=json.loads(Path(score_stats_path).read_text()) if score_stats_path else None)
-        result.write(out)
+            score_statistics=json.loads(score_stats_path.read_text()) if score_stats_path else None)
+        result.write_job_outputs(out)
         write_report(storage.join(out, "report.html"), render_report(result, subtitle=str(dataset_dir())))
         return {"mode": "analyze", "analysis_type": analysis_type, **result.summary()}
     if analysis_type == "MODEL_QUALITY":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airsage import storage
+from airsage.errors import DataValidationError
 from airsage.monitor import checks as _checks
 from airsage.monitor import drift as _drift
 from airsage.monitor import profile as _profile
@@ -17,6 +18,7 @@ from airsage.monitor.baseline import STATISTICS_FILE
 
 DRIFT_FILE = "drift.json"
 SUMMARY_FILE = "summary.json"
+QUALITY_FILE = "quality.json"  # the full DataQualityReport (per-feature checks): what ``read`` rebuilds from
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,42 @@ class DataMonitorReport:
             "summary": storage.write_json(storage.join(output_uri, SUMMARY_FILE), self.summary()),
         }
         return out
+
+    def write_job_outputs(self, output_uri: str) -> dict[str, str]:
+        """What a monitoring *job* leaves: ``write``'s files plus ``quality.json``, enough for ``read``
+        to rebuild this report exactly in another process (the job's caller finishes the run)."""
+        out = self.write(output_uri)
+        out["quality"] = storage.write_json(storage.join(output_uri, QUALITY_FILE), self.quality.to_dict())
+        return out
+
+    @classmethod
+    def read(cls, output_uri: str) -> "DataMonitorReport":
+        """The report a job wrote with ``write_job_outputs`` (``statistics.json``, ``quality.json``,
+        ``drift.json``); ``write`` / ``summary`` / the HTML page of the result equal the original's."""
+        missing = [n for n in (STATISTICS_FILE, QUALITY_FILE, DRIFT_FILE)
+                   if not storage.exists(storage.join(output_uri, n))]
+        if missing:
+            raise DataValidationError(output_uri, [f"the monitoring job output lacks {missing}"],
+                                      fix="Re-run the monitor job (python -m airsage.entrypoints.monitor in analyze "
+                                          "mode writes them), or check the job's output prefix.")
+        q = storage.read_json(storage.join(output_uri, QUALITY_FILE))
+        quality = _checks.DataQualityReport(
+            violations=tuple(_checks.Violation(**v) for v in q["violations"]),
+            statistics=storage.read_json(storage.join(output_uri, STATISTICS_FILE)),
+            features=tuple(_checks.FeatureCheck(**f) for f in q["features"]),
+            comparison_method=q["comparison_method"], item_count=q["item_count"])
+        d = storage.read_json(storage.join(output_uri, DRIFT_FILE))
+        drift = _drift.DriftReport(
+            features=tuple(_feature_drift(f) for f in d["features"]), drifted_share=d["drifted_share"],
+            dataset_drift=d["dataset_drift"], weights_source=d["weights_source"],
+            thresholds=_drift.DriftThresholds(**d["thresholds"]),
+            prediction=_feature_drift(d["prediction"]) if d.get("prediction") else None)
+        return cls(quality=quality, drift=drift)
+
+
+def _feature_drift(doc: dict[str, Any]) -> _drift.FeatureDrift:
+    tuples = ("bins", "baseline_shares", "current_shares")
+    return _drift.FeatureDrift(**{k: tuple(v) if k in tuples else v for k, v in doc.items()})
 
 
 def monitor_data(

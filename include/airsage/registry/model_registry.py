@@ -241,7 +241,8 @@ class ModelRegistry:
     def register_training(self, uc, *, model_artifact_uri: str, output_data_uri: str, dataset: dict[str, Any],
                           run_key: str, gate_results: list[dict[str, Any]], actor: str, code_version: str | None = None,
                           bias: dict[str, Any] | None = None,
-                          tuning_trials: list[dict[str, Any]] | dict[str, Any] | None = None) -> RegisteredVersion:
+                          tuning_trials: list[dict[str, Any]] | dict[str, Any] | None = None,
+                          mirror: bool = True) -> RegisteredVersion:
         """Log a finished training as an MLflow run and register it as a new version of
         ``uc.registered_model_name``: ``PendingManualApproval`` when every gate passed, else ``Rejected``.
 
@@ -250,13 +251,17 @@ class ModelRegistry:
         output data when None.
         Idempotent per ``run_key``: the version registered for it before is returned as it is (its
         SageMaker mirror, when on, is completed: a retry after a mirror failure creates nothing twice).
+        ``mirror=False`` leaves the SageMaker model package to a later ``sync_mirror`` (the training DAG
+        mirrors once the version's monitoring baseline exists, so the package's DriftCheckBaselines hold it:
+        they cannot be changed after CreateModelPackage); an approval or rejection creates it if missing.
         """
+        sync = self._sync_mirror if mirror else (lambda _uc, v: v)
         name = uc.registered_model_name
         existing = self._find_by_run_key(name, run_key)
         if existing is not None:
             with self._lock(name):
                 self._ensure_register_event(existing, actor)
-                return self._sync_mirror(uc, existing)
+                return sync(uc, existing)
         code_version = code_version or os.environ.get("AIRSAGE_CODE_VERSION") or _default_code_version()
         with tempfile.TemporaryDirectory(prefix="airsage-register-") as tmp:
             outputs = _read_outputs(output_data_uri, Path(tmp) / "output")
@@ -297,14 +302,21 @@ class ModelRegistry:
             if existing is not None:
                 self.client.set_tag(run_id, "airsage.duplicate_of", f"{name}/{existing.version}")
                 self._ensure_register_event(existing, actor)
-                return self._sync_mirror(uc, existing)
+                return sync(uc, existing)
             self._ensure_registered_model(uc)
             mv = self.client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags,
                                                   description=f"{uc.name} trained for {run_key}", model_id=model_id)
             version = self.get_version(name, mv.version)
             self._ensure_register_event(version, actor)
-            self._sync_mirror(uc, version)  # after the event: MLflow is the record, the mirror a copy
+            sync(uc, version)  # after the event: MLflow is the record, the mirror a copy
         return self.get_version(name, mv.version)
+
+    def sync_mirror(self, uc, version: str | int) -> RegisteredVersion:
+        """Create or update the SageMaker model package of ``version`` (``sagemaker.mirror_model_registry``;
+        nothing when off, no call when already in line). Under the model's lock, like every decision."""
+        name = uc.registered_model_name
+        with self._lock(name):
+            return self._sync_mirror(uc, self.get_version(name, str(version)))
 
     def _ensure_register_event(self, v: RegisteredVersion, actor: str) -> None:
         """Write the registration's audit event unless it exists (a retry after a crash completes it)."""

@@ -1,7 +1,10 @@
 """Monitoring steps: a baseline per model version, one monitoring run per scored partition, the CLI.
 
 Called by the ``<uc>__monitor`` DAG, by the training flow right after registration, and by
-``airsage monitor ...``. Same layer as ``airsage.pipeline``: may import all of airsage, never Airflow.
+``airsage monitor ...``. Baselining and analysis run as the monitor compute job (``plan_*`` -> the job
+on ``compute.monitor.backend`` -> ``finish_*``); ``suggest_baseline_for_version`` and
+``monitor_partition`` run the three steps in one call. Same layer as ``airsage.pipeline``: may import
+all of airsage, never Airflow.
 
 Layout below the use case's root::
 
@@ -18,6 +21,7 @@ Layout below the use case's root::
         model_quality/statistics.json, model_quality/constraint_violations.json   when labels arrived
         run.json, report.html                            the run's verdict and a self-contained page
     monitor/history/<version>/<partition>.json           one point per partition (the trend)
+    monitor/jobs/<job name>/               the monitor job's raw output (kept: a re-run task reattaches to it)
 
 Why a baseline per version: a model is judged against the data it was trained on; after a new
 champion the next partitions compare with *its* baseline, never with its predecessor's.
@@ -101,8 +105,77 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# =========================================================================== the monitor job
+# Both halves of monitoring run as one compute job, ``python -m airsage.entrypoints.monitor`` (Model
+# Monitor's processing contract), on the backend ``compute.monitor.backend`` names: a plan writes the
+# job's inputs, ``airsage.pipeline.monitor_spec`` turns the plan's ``job`` entry into a JobSpec (the DAGs
+# run it through RunJobOperator, the conveniences below through ``backend.run``), and a finish step
+# combines the job's output with what only the caller knows (scores, labels, history) and publishes.
+STAGING_DIR = "_staging"          # inside the directory the finish publishes: replaced with it
+CONFIG_CHANNEL = "monitor_config"
+MONITOR_CONFIG_FILE = "monitor_config.json"   # the entrypoint's settings file (monitor_config channel)
+# every job input is a staged directory (one channel each): the same on SageMaker (an S3 prefix) and
+# under the local backend (copied or linked), whatever the data root
+BASELINE_CHANNELS = {"statistics_uri": ("baseline_statistics", STATISTICS_FILE),
+                     "constraints_uri": ("baseline_constraints", CONSTRAINTS_FILE),
+                     "score_statistics_uri": ("score_statistics", SCORE_STATISTICS_FILE)}
+META_FILE = "meta.parquet"        # the judged rows' ids, capture times, scores, predicted labels
+
+
+def job_environment(uc: UseCase, mode: str, *, with_score: bool = False) -> dict[str, str]:
+    """The monitor entrypoint's environment for a job of this use case (each value well under
+    SageMaker's 256 characters; larger settings travel in the ``monitor_config`` input file)."""
+    env = {"AIRSAGE_MONITOR_MODE": mode, "analysis_type": "DATA_QUALITY", "dataset_format": '{"parquet":{}}'}
+    m = uc.monitor
+    if mode == "suggest-baseline":
+        env.update({"AIRSAGE_MONITOR_COMPARISON_METHOD": m.comparison_method,
+                    "AIRSAGE_MONITOR_COMPARISON_THRESHOLD": repr(float(m.comparison_threshold))})
+    else:
+        th = _drift_thresholds(uc)
+        env.update({"AIRSAGE_MONITOR_EXCLUDE": "[]",  # the staged dataset holds exactly what is judged
+                    "AIRSAGE_MONITOR_THRESHOLDS": json.dumps(
+                        {k: getattr(th, k) for k in ("psi_threshold", "js_threshold", "wasserstein_threshold",
+                                                     "drifted_share_alert", "min_rows")}, separators=(",", ":"))})
+        if with_score:
+            env["AIRSAGE_MONITOR_SCORE_COLUMN"] = SCORE
+    return env
+
+
+def _run_job(uc: UseCase, job_args: dict[str, Any], run_key: str) -> dict[str, Any]:
+    """Run one monitor job on the use case's backend and wait: what RunJobOperator does, without Airflow."""
+    from airsage import pipeline
+
+    spec = pipeline.monitor_spec(uc, run_key=run_key, **job_args)
+    status = pipeline.backend_for(uc, "monitor").run(spec, poll_s=0.5)
+    return {"job_name": spec.name, "kind": spec.kind, "state": status.state, "outputs": dict(status.outputs)}
+
+
+def _job_output(job: dict[str, Any]) -> str:
+    out = (job.get("outputs") or {}).get("output")
+    if not out:
+        raise DataValidationError(str(job.get("job_name") or "monitor job"), ["the job result names no output"],
+                                  fix="Pass the result of the monitor job (RunJobOperator's return value).")
+    return str(out)
+
+
+def _digest(*parts: Any, files: list[Path] = ()) -> str:
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _s3_prefix(uri: str) -> str:
+    """A directory input: on S3 with a trailing slash, so that the S3Prefix names this directory only."""
+    return uri.rstrip("/") + "/" if storage.is_s3(uri) else uri
+
+
 # =========================================================================== baseline per version
-def suggest_baseline_for_version(
+def plan_baseline(
     uc: UseCase,
     version: str | int,
     *,
@@ -113,51 +186,58 @@ def suggest_baseline_for_version(
     clarify_analysis_uri: str | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Suggest and store the monitoring baseline of one model version (idempotent).
+    """Plan the baseline of one model version (arguments as ``suggest_baseline_for_version``).
 
-    * ``dataset_uri``: the version's training dataset (a dataset directory, ``ds-…``, ``latest``, or a
-      Parquet file): profiled over the use case's feature columns -> ``statistics.json`` and
-      ``constraints.json`` (``monitor.comparison_method`` / ``comparison_threshold``).
-    * ``eval_predictions_uri``: the held-out predictions (``eval_predictions.parquet``, or the training
-      job's ``output.tar.gz`` holding it) -> the score distribution (prediction drift).
-    * ``output_data_uri``: the training job's ``output.tar.gz``: its ``model_quality.json`` and
-      ``model_quality_constraints.json`` become the model-quality baseline (without them, the metrics
-      are computed from the held-out predictions). ``monitor.model_quality_constraints`` override.
-    * SHAP importance: ``clarify_analysis_uri``, else ``reports/clarify/<run_key>/post_training/analysis.json``
-      (``run_key`` defaults to the version's ``run_key`` tag in the registry); none found: uniform weights.
-
-    A complete baseline is never rewritten unless ``overwrite``: runs already judged against it stay
-    comparable. Returns ``{"baseline_uri", "created", "files", ...}``.
+    ``{"needed": False, "result": ...}`` when a complete baseline exists (and not ``overwrite``): no job
+    runs. Otherwise ``{"needed": True, "job": <monitor_spec arguments>, ...}``: the suggest-baseline job
+    profiles the training dataset over the use case's features; ``finish_baseline`` adds the rest.
     """
     from airsage.labeling.dataset import resolve_dataset
-    from airsage.monitor.baseline import suggest_baseline
 
     version = _version_key(version)
     target = baseline_uri(uc, version)
     if storage.is_complete(target) and not overwrite:
         meta = _read_optional(target, BASELINE_META_FILE) or {}
         log.info("baseline of %s v%s exists at %s: kept", uc.name, version, target)
-        return {"baseline_uri": target, "created": False, "files": meta.get("files", []),
-                "weights": meta.get("weights", "uniform")}
-
+        return {"needed": False, "result": {"baseline_uri": target, "created": False,
+                                            "files": meta.get("files", []), "weights": meta.get("weights", "uniform")}}
     data_uri = resolve_dataset(dataset_uri, uc)
-    m = uc.monitor
-    statistics, constraints = suggest_baseline(data_uri, features=feature_types(uc),
-                                               comparison_method=m.comparison_method,
-                                               comparison_threshold=m.comparison_threshold)
+    if clarify_analysis_uri and not storage.exists(clarify_analysis_uri):
+        raise DataValidationError(clarify_analysis_uri, ["the Clarify analysis does not exist"],
+                                  fix="Pass the analysis.json of the version's post-training Clarify job, or omit it.")
+    run_key = run_key if run_key is not None else (None if clarify_analysis_uri else _registry_run_key(uc, version))
+    config = {"AIRSAGE_MONITOR_FEATURES": feature_types(uc)}
+    config_dir = storage.join(target, STAGING_DIR, CONFIG_CHANNEL)
+    storage.write_json(storage.join(config_dir, MONITOR_CONFIG_FILE), config)
+    return {
+        "needed": True, "version": version, "baseline_uri": target, "dataset_uri": data_uri,
+        "eval_predictions_uri": eval_predictions_uri, "output_data_uri": output_data_uri, "run_key": run_key,
+        "clarify_analysis_uri": clarify_analysis_uri,
+        "job": {"mode": "suggest-baseline", "target": f"v{version}", "dataset_uri": _s3_prefix(data_uri),
+                "config_uri": _s3_prefix(config_dir), "input_digest": _digest(data_uri, config)},
+    }
+
+
+def finish_baseline(uc: UseCase, plan: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """Publish the baseline: the job's ``statistics.json`` / ``constraints.json`` with the score,
+    model-quality and SHAP-weight documents, as one directory (``atomic_dir``)."""
+    if not plan.get("needed", True):
+        return plan["result"]
+    out = _job_output(job)
+    version, target, data_uri = plan["version"], plan["baseline_uri"], plan["dataset_uri"]
+    statistics = storage.read_json(storage.join(out, STATISTICS_FILE))
+    constraints = storage.read_json(storage.join(out, CONSTRAINTS_FILE))
     if not statistics.get("dataset", {}).get("item_count"):
         raise DataValidationError(data_uri, ["the training dataset has no rows"],
                                   fix="Pass the dataset version the model was trained on (its dataset_uri tag).")
     docs: dict[str, Any] = {STATISTICS_FILE: statistics, CONSTRAINTS_FILE: constraints}
+    eval_predictions_uri, output_data_uri = plan.get("eval_predictions_uri"), plan.get("output_data_uri")
     with tempfile.TemporaryDirectory(prefix="airsage-baseline-") as tmp:
         outputs = _training_outputs(output_data_uri, eval_predictions_uri, Path(tmp))
         docs.update(_score_and_quality_baseline(uc, outputs))
 
-    run_key = run_key if run_key is not None else (None if clarify_analysis_uri else _registry_run_key(uc, version))
+    run_key, clarify_analysis_uri = plan.get("run_key"), plan.get("clarify_analysis_uri")
     analysis_uri = clarify_analysis_uri or (clarify_analysis_for_run(uc, run_key) if run_key else None)
-    if clarify_analysis_uri and not storage.exists(clarify_analysis_uri):
-        raise DataValidationError(clarify_analysis_uri, ["the Clarify analysis does not exist"],
-                                  fix="Pass the analysis.json of the version's post-training Clarify job, or omit it.")
     weights = None
     if analysis_uri and storage.exists(analysis_uri):
         weights = importance_weights(storage.read_json(analysis_uri), list(feature_types(uc)))
@@ -173,12 +253,52 @@ def suggest_baseline_for_version(
         "files": sorted([*docs, BASELINE_META_FILE]),
     }
     docs[BASELINE_META_FILE] = meta
-    with storage.atomic_dir(target) as stage:
+    with storage.atomic_dir(target) as stage:  # replaces the directory: the plan's _staging goes with it
         for name, doc in docs.items():
             (stage / name).write_text(json.dumps(doc, indent=2, default=str) + "\n")
     log.info("baseline of %s v%s written to %s (%s)", uc.name, version, target, ", ".join(meta["files"]))
     return {"baseline_uri": target, "created": True, "files": meta["files"], "weights": meta["weights"],
             "item_count": meta["item_count"]}
+
+
+def suggest_baseline_for_version(
+    uc: UseCase,
+    version: str | int,
+    *,
+    dataset_uri: str,
+    eval_predictions_uri: str | None = None,
+    output_data_uri: str | None = None,
+    run_key: str | None = None,
+    clarify_analysis_uri: str | None = None,
+    overwrite: bool = False,
+    job_run_key: str | None = None,
+) -> dict[str, Any]:
+    """Suggest and store the monitoring baseline of one model version (idempotent).
+
+    * ``dataset_uri``: the version's training dataset (a dataset directory, ``ds-…``, ``latest``, or a
+      Parquet file): profiled over the use case's feature columns -> ``statistics.json`` and
+      ``constraints.json`` (``monitor.comparison_method`` / ``comparison_threshold``) by the monitor
+      job in suggest-baseline mode, on the backend ``compute.monitor.backend`` names.
+    * ``eval_predictions_uri``: the held-out predictions (``eval_predictions.parquet``, or the training
+      job's ``output.tar.gz`` holding it) -> the score distribution (prediction drift).
+    * ``output_data_uri``: the training job's ``output.tar.gz``: its ``model_quality.json`` and
+      ``model_quality_constraints.json`` become the model-quality baseline (without them, the metrics
+      are computed from the held-out predictions). ``monitor.model_quality_constraints`` override.
+    * SHAP importance: ``clarify_analysis_uri``, else ``reports/clarify/<run_key>/post_training/analysis.json``
+      (``run_key`` defaults to the version's ``run_key`` tag in the registry); none found: uniform weights.
+
+    A complete baseline is never rewritten unless ``overwrite``: runs already judged against it stay
+    comparable. ``plan_baseline`` -> the job -> ``finish_baseline``, as the training DAG runs them
+    (``job_run_key`` names the job; default: the training run key, else ``cli``).
+    Returns ``{"baseline_uri", "created", "files", ...}``.
+    """
+    plan = plan_baseline(uc, version, dataset_uri=dataset_uri, eval_predictions_uri=eval_predictions_uri,
+                         output_data_uri=output_data_uri, run_key=run_key,
+                         clarify_analysis_uri=clarify_analysis_uri, overwrite=overwrite)
+    if not plan["needed"]:
+        return plan["result"]
+    job = _run_job(uc, plan["job"], job_run_key or plan.get("run_key") or "cli")
+    return finish_baseline(uc, plan, job)
 
 
 def _training_outputs(output_data_uri: str | None, eval_predictions_uri: str | None, tmp: Path) -> dict[str, Any]:
@@ -281,24 +401,24 @@ def _registry_run_key(uc: UseCase, version: str) -> str | None:
 
 
 # =========================================================================== one monitoring run
-def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
-                      model_version: str | int | None = None) -> dict[str, Any]:
-    """Monitor the captured data of one scored partition against its model version's baseline.
+def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
+                   model_version: str | int | None = None) -> dict[str, Any]:
+    """Plan the monitoring of one scored partition: select the rows to judge and stage them.
 
     Reads every run file of ``capture/dt=<partition>/`` (a record captured by several runs counts once,
     from the newest run); the model version comes from the capture when not given (the version of the
-    newest run), and only that version's rows are judged. Checks data quality and drift (SHAP-weighted
-    when the baseline has importance weights), prediction drift, and model quality when labels arrived
-    (published datasets and human review decisions, within ``monitor.ground_truth_offset_hours``).
-    Writes the run's directory as a unit (a rerun with the same ``run_key`` replaces it), records one
-    history point per partition, and returns a small summary (XCom-sized).
+    newest run), and only that version's rows are judged. Writes, under the run's output directory
+    (``<run>/_staging/``, replaced when the finish publishes the run): the judged rows' feature columns
+    and scores (``dataset/part-*.parquet``, one file per capture file, row group by row group: what the
+    monitor job analyses), their ids/times/scores for model quality (``meta.parquet``), the job's
+    settings file (``monitor_config/``: SHAP weights) and a snapshot of the baseline files (one
+    directory per job channel). Returns the plan; its ``job`` entry holds ``monitor_spec``'s arguments.
     """
-    from airsage.monitor.data_monitor import monitor_data
-    from airsage.monitor.history import append_run, read_history
-    from airsage.monitor.report import render_report
     from airsage.pipeline import partition_for
 
     day = partition_for(partition)
+    out_uri = run_output_uri(uc, day, run_key)
+    staging = storage.join(out_uri, STAGING_DIR)
     with ExitStack() as stack:
         capture = _select_capture(uc, day, None if model_version in (None, "") else _version_key(model_version), stack)
         version = capture["version"]
@@ -309,19 +429,57 @@ def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
                                           f"'{version}', dataset_uri=<the version's dataset_uri tag>) (done at "
                                           f"registration), or `airsage monitor suggest-baseline --usecase {uc.name} "
                                           f"--dataset <training dataset> --output {base}`.")
-        statistics = storage.read_json(storage.join(base, STATISTICS_FILE))
-        constraints = storage.read_json(storage.join(base, CONSTRAINTS_FILE))
-        score_stats = _read_optional(base, SCORE_STATISTICS_FILE)
+        rows = sum(int(mask.sum()) for _, (_, mask) in capture["files"])
+        if not rows:
+            raise DataValidationError(uc.path("capture", f"dt={day}"), [f"no captured rows of model version {version}"],
+                                      fix="Run the batch transform for the partition (with transform.capture: true).")
+        score_stats = storage.exists(storage.join(base, SCORE_STATISTICS_FILE))
         weights, weights_from = _run_weights(uc, base)
-        data = monitor_data(_stream_capture(capture["files"], with_score=score_stats is not None), statistics,
-                            constraints, weights=weights, thresholds=_drift_thresholds(uc),
-                            score_column=SCORE if score_stats else None, score_statistics=score_stats)
+        config = {"AIRSAGE_MONITOR_WEIGHTS": weights} if weights else {}
+        channels = {k: v for k, v in BASELINE_CHANNELS.items() if score_stats or k != "score_statistics_uri"}
+        with storage.atomic_dir(staging) as stage:
+            parts = _stage_capture(capture["files"], stage / "dataset", with_score=score_stats)
+            capture["meta"].to_parquet(stage / META_FILE, index=False)
+            (stage / CONFIG_CHANNEL).mkdir()
+            (stage / CONFIG_CHANNEL / MONITOR_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            for channel, name in channels.values():  # a snapshot of the baseline the job judges against
+                (stage / channel).mkdir()
+                (stage / channel / name).write_bytes(storage.read_bytes(storage.join(base, name)))
+            staged = sorted(p for p in stage.rglob("*") if p.is_file() and p.name != META_FILE)
+            digest = _digest(version, base, [p.relative_to(stage).as_posix() for p in staged], files=staged)
+    job = {"mode": "analyze", "target": str(day), "dataset_uri": _s3_prefix(storage.join(staging, "dataset")),
+           "config_uri": _s3_prefix(storage.join(staging, CONFIG_CHANNEL)),
+           **{k: _s3_prefix(storage.join(staging, ch)) for k, (ch, _) in channels.items()},
+           "input_digest": digest}
+    return {"partition": str(day), "model_version": version, "run_key": run_key, "baseline_uri": base,
+            "output_uri": out_uri, "meta_uri": storage.join(staging, META_FILE), "weights": weights_from,
+            "item_count": rows, "capture_files": [f for f, _ in capture["files"]],
+            "model_versions_seen": capture["versions"], "duplicates_dropped": capture["duplicates"], "job": job}
+
+
+def finish_partition(uc: UseCase, plan: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """Finish one monitoring run from its plan and the monitor job's output: model quality (ground
+    truth joined to the captured scores), the verdict, one history point per partition, the HTML
+    report; the run's directory is published as a unit (a rerun with the same ``run_key`` replaces
+    it). Returns a small summary (XCom-sized)."""
+    import pandas as pd
+
+    from airsage.monitor.data_monitor import DataMonitorReport
+    from airsage.monitor.history import append_run, read_history
+    from airsage.monitor.report import render_report
+    from airsage.pipeline import partition_for
+
+    data = DataMonitorReport.read(_job_output(job))
+    day, version, run_key = partition_for(plan["partition"]), plan["model_version"], plan["run_key"]
+    base, out_uri, weights_from = plan["baseline_uri"], plan["output_uri"], plan["weights"]
     if not data.quality.item_count:
         raise DataValidationError(uc.path("capture", f"dt={day}"), [f"no captured rows of model version {version}"],
                                   fix="Run the batch transform for the partition (with transform.capture: true).")
-    quality = _model_quality(uc, capture["meta"], base)
+    with storage.local_copy(plan["meta_uri"]) as local:
+        meta = pd.read_parquet(local)
+    meta["inference_id"] = meta["inference_id"].astype(str)
+    quality = _model_quality(uc, meta, base)
     alert, reasons = _verdict(data, quality)
-    out_uri = run_output_uri(uc, day, run_key)
     report_uri = storage.join(out_uri, REPORT_FILE)
     summary = {
         "alert": alert, "reasons": reasons,
@@ -346,17 +504,18 @@ def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
     page = render_report(
         SimpleNamespace(quality=data.quality, drift=data.drift, alert=alert),
         title=f"{uc.name} monitoring: partition {day}, model version {version}",
-        subtitle=(f"{data.quality.item_count} captured rows ({capture['duplicates']} duplicates dropped) from "
-                  f"{len(capture['files'])} run file(s); baseline {base}; drift weights: {weights_from}; "
+        subtitle=(f"{data.quality.item_count} captured rows ({plan['duplicates_dropped']} duplicates dropped) from "
+                  f"{len(plan['capture_files'])} run file(s); baseline {base}; drift weights: {weights_from}; "
                   f"model quality: {quality['status']} ({quality.get('rows', 0)} labelled rows). "
                   + ("Alert: " + "; ".join(reasons) if reasons else "No alert.")),
         history=read_history(root, version), model_quality=quality.get("statistics"),
         model_quality_violations=quality.get("violations") or None)
-    run_doc = {**summary, "capture_files": [f for f, _ in capture["files"]], "model_versions_seen": capture["versions"],
-               "duplicates_dropped": capture["duplicates"], "thresholds": data.drift.thresholds.__dict__,
+    run_doc = {**summary, "capture_files": list(plan["capture_files"]),
+               "model_versions_seen": list(plan["model_versions_seen"]),
+               "duplicates_dropped": plan["duplicates_dropped"], "thresholds": data.drift.thresholds.__dict__,
                "ground_truth": {k: v for k, v in quality.items() if k not in ("statistics",)},
-               "finished_at": _now().isoformat(timespec="seconds")}
-    with storage.atomic_dir(out_uri) as stage:
+               "monitor_job": job.get("job_name"), "finished_at": _now().isoformat(timespec="seconds")}
+    with storage.atomic_dir(out_uri) as stage:  # replaces the run directory: the plan's _staging goes with it
         data.write(str(stage))
         if quality.get("statistics") is not None:
             (stage / "model_quality").mkdir()
@@ -368,6 +527,20 @@ def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
         (stage / REPORT_FILE).write_text(page, encoding="utf-8")
     log.info("monitoring %s %s v%s: %s", uc.name, day, version, "ALERT: " + "; ".join(reasons) if alert else "ok")
     return summary
+
+
+def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
+                      model_version: str | int | None = None) -> dict[str, Any]:
+    """Monitor the captured data of one scored partition against its model version's baseline.
+
+    ``plan_partition`` -> the monitor job in analyze mode on the backend ``compute.monitor.backend``
+    names (data quality, drift SHAP-weighted when the baseline has importance weights, prediction drift)
+    -> ``finish_partition`` (model quality when labels arrived — published datasets and human review
+    decisions, within ``monitor.ground_truth_offset_hours`` —, verdict, report, history point): the
+    ``<uc>__monitor`` DAG's three steps in one call. Returns the run's summary.
+    """
+    plan = plan_partition(uc, partition=partition, run_key=run_key, model_version=model_version)
+    return finish_partition(uc, plan, _run_job(uc, plan["job"], run_key))
 
 
 def _verdict(data, quality: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -503,6 +676,29 @@ def _stream_capture(files: list[tuple[str, tuple[Path, Any]]], *, with_score: bo
                 table = table.filter(pa.array(part))
             if table.num_rows:
                 yield table
+
+
+def _stage_capture(files: list[tuple[str, tuple[Path, Any]]], dest: Path, *, with_score: bool) -> list[Path]:
+    """Write the kept rows as the monitor job's dataset: one Parquet file per capture file (newest
+    first, so the job reads them in ``_stream_capture``'s order), one row group per kept row group."""
+    import pyarrow.parquet as pq
+
+    dest.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for i, item in enumerate(files):
+        writer = None
+        path = dest / f"part-{i:05d}.parquet"
+        try:
+            for table in _stream_capture([item], with_score=with_score):
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is not None:
+            written.append(path)
+    return written
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -741,6 +937,7 @@ def analyze_cli(dataset_uri: str, baseline_uri: str, output_uri: str, usecase: s
                                        "drifted_share", "drifted_features", "prediction_drift")}}
 
 
-__all__ = ["analyze_cli", "baseline_uri", "binary_labels", "format_alert", "importance_weights", "load_ground_truth",
-           "monitor_partition", "run_output_uri", "suggest_baseline_cli", "suggest_baseline_for_version",
+__all__ = ["analyze_cli", "baseline_uri", "binary_labels", "finish_baseline", "finish_partition", "format_alert",
+           "importance_weights", "job_environment", "load_ground_truth", "monitor_partition", "plan_baseline",
+           "plan_partition", "run_output_uri", "suggest_baseline_cli", "suggest_baseline_for_version",
            "with_overrides"]

@@ -189,3 +189,26 @@ def test_registry_mirror_against_moto(usecase, clients):
     d = sm.describe_model_package(ModelPackageName=arn)
     assert d["ModelApprovalStatus"] == "Approved"
     assert d["ApprovalDescription"] == "gates passed; approved by risk-ml-team"
+
+
+def test_a_parquet_file_above_max_payload_is_refused_before_any_job(usecase, clients):
+    """Parquet goes one whole file per request: a file above max_payload_mb is a ConfigError naming it,
+    raised before the code upload, the model or the job exist."""
+    sm, s3 = clients
+    backend = _backend(usecase, "transform", clients)
+    params = {**transform_spec().parameters, "content_type": "application/x-parquet", "split_type": "None",
+              "assemble_with": "None", "max_payload_mb": 1, "input_filter": "$", "join_source": "None",
+              "output_filter": "$"}
+    spec = transform_spec(name="credit-risk-transform-big", parameters=params)
+    s3.put_object(Bucket=BUCKET, Key="data/score/dt=2026-11-20/small.parquet", Body=b"x" * 1000)
+    s3.put_object(Bucket=BUCKET, Key="data/score/dt=2026-11-20/big.parquet", Body=b"x" * (2**20 + 1))
+    s3.put_object(Bucket=BUCKET, Key="data/score/dt=2026-11-20/_big.tmp", Body=b"x" * (2**20 + 1))  # hidden
+    calls = Calls(sm, s3)
+    with pytest.raises(ConfigError, match=r"1 Parquet input file\(s\) exceed transform.max_payload_mb=1: "
+                                          r"s3://.*/big\.parquet \(1\.0 MB\)") as err:
+        backend.submit(spec)
+    assert "smaller files" in err.value.fix
+    assert calls["CreateModel"] == calls["CreateTransformJob"] == calls["PutObject"] == 0
+    ok = transform_spec(name="credit-risk-transform-ok", parameters={**params, "max_payload_mb": 2})
+    backend.submit(ok)
+    assert calls["CreateTransformJob"] == 1

@@ -400,6 +400,12 @@ def test_managed_model_monitor_environment():
     assert env["publish_cloudwatch_metrics"] == "Disabled"
     assert env["baseline_constraints"] == "/opt/ml/processing/baseline/constraints/constraints.json"
     assert env["baseline_statistics"] == "/opt/ml/processing/baseline/stats/statistics.json"
+    staged = monitor_spec(parameters={"engine": "managed", "content_type": "text/csv"},
+                          inputs={"dataset": "s3://airsage-test/capture/", "baseline_statistics": "s3://b/base/stats",
+                                  "baseline_constraints": "s3://b/base/constraints/"})
+    env = _one(staged, "CreateProcessingJob")["Environment"]  # folders, as steps.monitoring stages them
+    assert env["baseline_constraints"] == "/opt/ml/processing/baseline/constraints/constraints.json"
+    assert env["baseline_statistics"] == "/opt/ml/processing/baseline/stats/statistics.json"
     suggest = _one(monitor_spec(baseline=False), "CreateProcessingJob")
     assert [i["InputName"] for i in suggest["ProcessingInputs"]] == ["baseline_dataset_input"]
     assert suggest["Environment"]["dataset_source"] == "/opt/ml/processing/input/baseline_dataset_input"

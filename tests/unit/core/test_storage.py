@@ -76,3 +76,21 @@ def test_sidecars_are_not_listed_and_stale_stages_are_swept(tmp_path):
     with storage.atomic_dir(str(tmp_path / "q")) as stage:
         (stage / "f").write_text("1")
     assert not stale.exists() and fresh.exists()  # a live (recent) stage of another writer is left alone
+
+
+@pytest.mark.moto
+def test_an_s3_uri_may_name_one_object_as_a_local_path_may_name_one_file(aws, tmp_path):
+    """A single-file input (Clarify's analysis_config, a monitor config) on an S3 data root reaches a local
+    job like a folder does; a sibling whose key merely starts with the same characters is not taken."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="bkt")
+    for key in ("cfg/analysis_config.json", "cfg/analysis_config.json-old", "cfg/d/x.csv", "cfg/d/_SUCCESS",
+                "cfg/dx/other.csv"):
+        s3.put_object(Bucket="bkt", Key=key, Body=b"1")
+    assert storage.list_files("s3://bkt/cfg/analysis_config.json") == ["s3://bkt/cfg/analysis_config.json"]
+    assert storage.list_files("s3://bkt/cfg/d") == ["s3://bkt/cfg/d/x.csv"]
+    assert storage.list_files("s3://bkt/cfg/d/") == ["s3://bkt/cfg/d/x.csv"]
+    got = storage.download_dir("s3://bkt/cfg/analysis_config.json", tmp_path / "in")
+    assert [p.name for p in got.iterdir()] == ["analysis_config.json"]

@@ -237,3 +237,26 @@ def test_a_version_decided_before_the_mirror_was_on_is_mirrored_with_its_decisio
     assert (d["ModelApprovalStatus"], d["ApprovalDescription"]) == ("Approved", "Approved by dana: reviewed")
     assert done.tags[smm.TAG_PACKAGE_STATUS] == "Approved"
     assert [e["action"] for e in reg.audit_events(uc.registered_model_name)] == ["register", "approve"]
+
+
+def test_a_deferred_mirror_waits_for_the_baseline_and_carries_it(reg, mirrored, s3_job, dataset, monkeypatch):
+    """The training DAG registers with mirror=False and mirrors once the version's monitoring baseline is
+    published, so the package's (immutable) DriftCheckBaselines hold the data-quality baseline."""
+    factory = CountingFactory()
+    monkeypatch.setattr(reg, "mirror_factory", factory)
+    model, output = s3_job
+    v = reg.register_training(mirrored, model_artifact_uri=model, output_data_uri=output, dataset=dataset,
+                              run_key="deferred", gate_results=PASS, actor="airflow:credit_risk__train", mirror=False)
+    group = mirrored.registered_model_name.replace("_", "-")
+    assert factory.built == 0 and smm.TAG_PACKAGE_ARN not in v.tags
+    stats = _put("monitor/baselines/v1/statistics.json", {"version": 0.0, "dataset": {"item_count": 3}})
+    cons = _put("monitor/baselines/v1/constraints.json", {"version": 0.0, "features": []})
+    mirrored_v = reg.sync_mirror(mirrored, v.version)
+    [summary] = _packages(group)
+    assert mirrored_v.tags[smm.TAG_PACKAGE_ARN] == summary["ModelPackageArn"]
+    uri = lambda x: {"ContentType": "application/json", "S3Uri": x}  # noqa: E731
+    d = _describe(summary["ModelPackageArn"])
+    assert d["DriftCheckBaselines"]["ModelDataQuality"] == {"Statistics": uri(stats), "Constraints": uri(cons)}
+    assert d["ModelMetrics"]["ModelDataQuality"] == {"Statistics": uri(stats), "Constraints": uri(cons)}
+    reg.sync_mirror(mirrored, v.version)
+    assert factory.built == 1 and len(_packages(group)) == 1  # in line already: no second call

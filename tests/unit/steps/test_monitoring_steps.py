@@ -401,3 +401,116 @@ def test_cli_with_a_use_case_profiles_its_features_only(tmp_path, training):
     res = mon.analyze_cli(str(tmp_path / "current.parquet"), str(tmp_path / "b"), str(tmp_path / "o"),
                           usecase="credit_risk")
     assert res["alert"] is False and res["n_violations"] == 0, res
+
+
+# =========================================================================== plan -> monitor job -> finish
+def test_baseline_files_are_those_of_the_in_process_profile(tmp_path, training):
+    """The suggest-baseline job writes what profiling the training features in-process writes."""
+    from airsage.monitor.baseline import suggest_baseline
+
+    uc = make_uc(tmp_path, comparison_method="Simple", comparison_threshold=0.2)
+    base = Path(baseline(uc, training)["baseline_uri"])
+    stats, cons = suggest_baseline(training["dataset"], features={f.name: f.type for f in uc.schema_.features},
+                                   comparison_method="Simple", comparison_threshold=0.2)
+    for name, doc in (("statistics.json", stats), ("constraints.json", cons)):
+        assert (base / name).read_text() == json.dumps(doc, indent=2, default=str) + "\n", name
+    meta = json.loads((base / "baseline.json").read_text())
+    assert sorted(p.name for p in base.iterdir()) == sorted([*meta["files"], "_SUCCESS"])  # no staging left behind
+
+
+def test_a_complete_baseline_runs_no_job_and_jobs_run_on_the_usecase_backend(tmp_path, training, monkeypatch):
+    from airsage import pipeline
+
+    calls = []
+    real = pipeline.backend_for
+
+    def recording(uc, job, **kw):
+        calls.append(job)
+        return real(uc, job, **kw)
+
+    monkeypatch.setattr(pipeline, "backend_for", recording)
+    uc = make_uc(tmp_path)
+    baseline(uc, training)
+    assert calls == ["monitor"]
+    plan = mon.plan_baseline(uc, "1", dataset_uri=training["dataset"])
+    assert plan["needed"] is False and plan["result"]["created"] is False
+    assert baseline(uc, training)["created"] is False and calls == ["monitor"]  # kept: no second job
+    write_capture(uc, scoring_frame(n=600))
+    mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")
+    assert calls == ["monitor", "monitor"]
+
+
+def test_run_files_are_those_of_the_in_process_monitor(tmp_path, training):
+    """The analyze job over the staged capture judges exactly what an in-process monitor_data does."""
+    from airsage.monitor.data_monitor import monitor_data
+    from airsage.monitor.drift import DriftThresholds
+
+    uc = make_uc(tmp_path)
+    baseline(uc, training)
+    uri = write_capture(uc, scoring_frame("shift"))
+    out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")
+    base, run = Path(out["baseline_uri"]), Path(out["output_uri"])
+    current = pq.read_table(uri).to_pandas().drop(columns=[c for c in mon.CAPTURE_META if c != "score"])
+    m = uc.monitor
+    stats, cons = (json.loads((base / n).read_text()) for n in ("statistics.json", "constraints.json"))
+    expected = monitor_data(current, stats, cons,
+                            thresholds=DriftThresholds(psi_threshold=m.psi_threshold, js_threshold=m.js_threshold,
+                                                       wasserstein_threshold=m.wasserstein_threshold,
+                                                       drifted_share_alert=m.drifted_share_alert,
+                                                       min_rows=m.min_drift_rows),
+                            score_column="score",
+                            score_statistics=json.loads((base / "score_statistics.json").read_text()))
+    expected.write(str(tmp_path / "expected"))
+    for name in ("statistics.json", "constraint_violations.json", "drift.json", "summary.json"):
+        assert (run / name).read_text() == (tmp_path / "expected" / name).read_text(), name
+    assert out["drifted_features"] == expected.drift.drifted_features and out["item_count"] == SCORE_ROWS
+    assert sorted(p.name for p in run.iterdir()) == ["_SUCCESS", "constraint_violations.json", "drift.json",
+                                                     "report.html", "run.json", "statistics.json", "summary.json"]
+
+
+def test_plan_stages_the_judged_rows_and_names_one_job_per_partition(tmp_path, training):
+    from airsage import pipeline
+
+    uc = make_uc(tmp_path)
+    baseline(uc, training)
+    frame = scoring_frame(n=1000)
+    write_capture(uc, frame, run_key="early", captured_at=CAPTURED_AT)
+    write_capture(uc, frame.iloc[:600], run_key="late", captured_at=CAPTURED_AT + dt.timedelta(hours=3))
+    write_capture(uc, scoring_frame(n=300), day=PARTITION - dt.timedelta(days=1))
+    plan = mon.plan_partition(uc, partition="2026-11-21", run_key="r1")
+    staged = pd.read_parquet(plan["job"]["dataset_uri"])
+    assert len(staged) == plan["item_count"] == 1000 and plan["duplicates_dropped"] == 600
+    assert set(staged.columns) == set(FEATURES) | {"score"}  # the judged columns only
+    meta = pd.read_parquet(plan["meta_uri"])
+    assert sorted(meta["inference_id"]) == sorted(frame["application_id"].astype(str))  # each record once
+    assert Path(plan["meta_uri"]).parent == tmp_path / "monitor" / "runs" / "dt=2026-11-21" / "r1" / "_staging"
+    assert mon.plan_partition(uc, partition="2026-11-21", run_key="r1")["job"] == plan["job"]  # deterministic
+    other = mon.plan_partition(uc, partition="2026-11-20", run_key="r1")
+    assert len({pipeline.monitor_spec(uc, run_key="r1", **p["job"]).name for p in (plan, other)}) == 2
+
+
+def test_baseline_and_run_on_an_s3_root_with_the_local_backend(aws, tmp_path, training):
+    """Every job input is a staged directory: the local backend downloads them from S3 like SageMaker."""
+    import boto3
+
+    from airsage import storage
+
+    boto3.client("s3").create_bucket(Bucket="airsage-monitor")
+    root = "s3://airsage-monitor/data"
+    uc = make_uc(root)
+    storage.upload_file(Path(training["dataset"]) / "data.parquet", f"{root}/train/ds-1/data.parquet")
+    storage.upload_file(training["output"], f"{root}/train/output.tar.gz")
+    made = mon.suggest_baseline_for_version(uc, "1", dataset_uri=f"{root}/train/ds-1",
+                                            output_data_uri=f"{root}/train/output.tar.gz", run_key="")
+    assert made["created"] is True and made["item_count"] == TRAIN_ROWS
+    local_uc = make_uc(tmp_path / "local")
+    capture = write_capture(local_uc, scoring_frame("shift"))
+    storage.upload_file(capture, uc.path("capture", "dt=2026-11-21", Path(capture).name))
+    out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")
+    assert out["alert"] is True and out["item_count"] == SCORE_ROWS and out["prediction_drift"] is True
+    assert storage.is_complete(out["output_uri"]) and storage.is_complete(made["baseline_uri"])
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="airsage-monitor")["Contents"]]
+    assert not [k for k in keys if "/_staging/" in k]  # the published directories replaced the staging
+    assert {k.rsplit("/", 1)[-1] for k in keys if k.startswith("data/monitor/runs/")} == {
+        "_SUCCESS", "constraint_violations.json", "drift.json", "report.html", "run.json", "statistics.json",
+        "summary.json"}
