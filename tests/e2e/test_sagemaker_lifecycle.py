@@ -160,6 +160,12 @@ def test_registry_holds_the_sagemaker_trained_champion(first_run, env, emulator)
     package = sm.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == train_artifact(train)
+    # made once the version's monitoring baseline existed: the drift checks' baselines are all there
+    baselines = f"s3://{BUCKET}/data/credit_risk/monitor/baselines/v1"
+    assert package["DriftCheckBaselines"]["ModelDataQuality"] == {
+        "Statistics": {"ContentType": "application/json", "S3Uri": f"{baselines}/statistics.json"},
+        "Constraints": {"ContentType": "application/json", "S3Uri": f"{baselines}/constraints.json"}}
+    assert {"Bias", "Explainability", "ModelQuality"} <= set(package["DriftCheckBaselines"])
 
 
 def test_s3_layout_after_the_lifecycle(first_run, emulator):
