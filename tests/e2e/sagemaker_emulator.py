@@ -67,6 +67,8 @@ import tarfile
 import threading
 import traceback
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -535,6 +537,18 @@ class SageMakerEmulator:
         keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
                 for o in page.get("Contents", [])]
         return sorted(k for k in keys if fnmatch.fnmatch(k, pattern))
+
+
+@contextmanager
+def running(workdir: Path, bucket: str) -> Iterator[SageMakerEmulator]:
+    """A started emulator with ``bucket`` created; stopped on exit (a test fixture's body)."""
+    emu = SageMakerEmulator(workdir)
+    emu.start()
+    try:
+        emu.s3().create_bucket(Bucket=bucket)
+        yield emu
+    finally:
+        emu.stop()
 
 
 class JobError(Exception):

@@ -26,13 +26,10 @@ PARTITION = "2026-11-20"
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    from sagemaker_emulator import SageMakerEmulator
+    from sagemaker_emulator import running
 
-    emu = SageMakerEmulator(tmp_path_factory.mktemp("emu-jobs"))
-    emu.start()
-    emu.s3().create_bucket(Bucket=BUCKET)
-    yield emu
-    emu.stop()
+    with running(tmp_path_factory.mktemp("emu-jobs"), BUCKET) as emu:
+        yield emu
 
 
 @pytest.fixture

@@ -44,13 +44,10 @@ def sagemaker_usecase() -> dict:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    from sagemaker_emulator import SageMakerEmulator
+    from sagemaker_emulator import running
 
-    emu = SageMakerEmulator(tmp_path_factory.mktemp("sagemaker-jobs"))
-    emu.start()
-    emu.s3().create_bucket(Bucket=BUCKET)
-    yield emu
-    emu.stop()
+    with running(tmp_path_factory.mktemp("sagemaker-jobs"), BUCKET) as emu:
+        yield emu
 
 
 @pytest.fixture(scope="module")
