@@ -232,8 +232,9 @@ def test_rescoring_a_partition_replaces_its_outputs(first_run, env, emulator):
     assert list(registry(env)["versions"]) == ["1"]
 
 
-def test_tuning_runs_as_a_sagemaker_tuning_job(first_run, env, emulator):
-    """Tuning on: the training DAG's job becomes a hyperparameter tuning job; the best trial is registered."""
+@pytest.fixture(scope="module")
+def tuned(first_run, env, emulator):
+    """Tuning on: the training DAG run again, its job now a hyperparameter tuning job (version 2)."""
     path = Path(env["AIRSAGE__USECASES_DIR"]) / "credit_risk.yaml"
     original = path.read_text()
     doc = yaml.safe_load(original)
@@ -248,6 +249,11 @@ def test_tuning_runs_as_a_sagemaker_tuning_job(first_run, env, emulator):
         path.write_text(original)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "state=failed" not in out.lower(), out[-6000:]
+    return proc
+
+
+def test_tuning_runs_as_a_sagemaker_tuning_job(tuned, env, emulator):
+    """The best trial's model is registered like a trained one; the champion does not move."""
     (tuning,) = emulator.calls("CreateHyperParameterTuningJob")
     name = tuning["HyperParameterTuningJobName"]
     assert len(name) <= 32
@@ -255,8 +261,24 @@ def test_tuning_runs_as_a_sagemaker_tuning_job(first_run, env, emulator):
     job = emulator.jobs[("tune", name)]
     assert job.state == "Completed", job.reason
     best = job.extra["describe"]["BestTrainingJob"]["TrainingJobName"]
-    tags = registry(env)["versions"]["2"]
+    reg = registry(env)
+    tags = reg["versions"]["2"]
     assert tags["approval_status"] in ("PendingManualApproval", "Rejected")
     assert tags["model_artifact_uri"] == (f"{tuning['TrainingJobDefinition']['OutputDataConfig']['S3OutputPath']}"
                                           f"/{best}/output/model.tar.gz")
-    assert registry(env)["aliases"] == {"champion": "1"}  # a new version never moves the champion by itself
+    assert reg["aliases"] == {"champion": "1"}  # a new version never moves the champion by itself
+
+
+def test_a_version_not_approved_is_refused_before_any_sagemaker_call(tuned, env, emulator):
+    """Governance: scoring with version 2 (not approved) fails the transform DAG with the reason and the
+    fix, and creates no SageMaker model or transform job."""
+    status = registry(env)["versions"]["2"]["approval_status"]
+    before = Counter(op for op, _ in emulator.requests if op.startswith("Create"))
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    proc = run([airflow, "dags", "test", "credit_risk__batch_transform",
+                "-c", json.dumps({"partition": PARTITION, "model_version": "2"})], env)
+    out = proc.stdout + proc.stderr
+    assert "ModelNotApprovedError" in out or "only Approved versions can be served" in out, out[-4000:]
+    assert f"approval_status='{status}'" in out, out[-4000:]
+    after = Counter(op for op, _ in emulator.requests if op.startswith("Create"))
+    assert after["CreateModel"] == before["CreateModel"] and after["CreateTransformJob"] == before["CreateTransformJob"]
