@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := eval "$$($(BIN)/python -m airsage.devenv)"
 PYTEST_ARGS ?=
+# test files run in TEST_WORKERS processes (pytest-xdist; a file stays in one process, in order). The
+# end-to-end files mostly wait on Airflow and jobs: 2 workers took the suite from 22 to 14 min on 2 cores.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test test-fast up down status clean bench
 
@@ -23,11 +26,11 @@ demo: $(STAMP)
 
 ## make test: every test (unit, DAG integrity, architecture, end-to-end through Airflow)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## make test-fast: everything but the slow end-to-end runs
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not e2e" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## make up: Airflow 3 (api-server, scheduler, dag-processor, triggerer) on :8080 and the MLflow UI on :5000
 up: $(STAMP)
