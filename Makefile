@@ -20,12 +20,31 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# what `make test` needs on top of `make install`: the test-only packages (requirements-test.txt) and, for
+# tests/browser/, Debian's chromium + chromium-driver -- installed with apt-get when missing and running as root
+# (CI: a clean machine); otherwise the browser tests skip, saying how to install them.
+TEST_STAMP := $(VENV)/.installed-test
+BROWSER_STAMP := $(VENV)/.browser
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.txt -r requirements-test.txt
+	@touch $(TEST_STAMP)
+
+$(BROWSER_STAMP):
+	@if ! { command -v chromium && command -v chromedriver; } >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver (apt-get) for the browser tests"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	      >/dev/null; } || echo "apt-get could not install them: tests/browser will skip"; \
+	  else echo "chromium/chromedriver missing and not root: tests/browser will skip" \
+	            "(sudo apt-get install chromium chromium-driver)"; fi; fi
+	@if { command -v chromium && command -v chromedriver; } >/dev/null; then touch $(BROWSER_STAMP); fi
+
 ## make demo: the example use case's whole lifecycle through Airflow (safe to run twice; RETRAIN=1 retrains)
 demo: $(STAMP)
 	@$(ENV) && $(BIN)/python -m airsage.demo $(if $(RETRAIN),--retrain,)
 
 ## make test: every test (unit, DAG integrity, architecture, end-to-end through Airflow)
-test: $(STAMP)
+test: $(STAMP) $(TEST_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## make test-fast: everything but the slow end-to-end runs

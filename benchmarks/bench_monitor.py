@@ -15,6 +15,14 @@ the same files, each in its own subprocess (peak RSS measured per process):
 
 Ratios: evidently's ``run`` time (Parquet reading excluded) over our check (reading included), and over
 baseline + check. Prints a markdown table and a JSON line with machine facts.
+
+    .venv/bin/python benchmarks/bench_monitor.py --clarify [--rows 1000000] [--shap-samples 500,2000,10000,50000]
+
+The two Clarify-based monitors on one scored partition of ``--rows`` rows (an XGBoost model of the example
+data, 200 trees of depth 6, trained on 20k rows; facets ``sex`` and ``age > 40``): bias drift with the
+prediction-only metrics, then with ground truth (the label metrics too); feature-attribution drift (exact
+TreeSHAP) per SHAP sample size, with the NDCG of the sample's ranking against the largest sample's and
+whether the top-5 features agree (what the sample size must get right).
 """
 from __future__ import annotations
 
@@ -152,8 +160,49 @@ def _markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def clarify_bench(rows: int, samples: list[int]) -> dict:
+    import numpy as np
+    import xgboost as xgb
+
+    from airsage.data import generator
+    from airsage.model import ModelBundle
+    from airsage.monitor import clarify_monitors as cm
+    from airsage.monitor.bias_drift import ndcg
+
+    feats = list(generator.NUMERIC)
+    train = generator.generate(20_000, seed=1, day="2026-10-01")
+    dm = xgb.DMatrix(train[feats].to_numpy(np.float32), label=train[generator.LABEL], feature_names=feats)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "eta": 0.1, "seed": 0}, dm, 200)
+    model = ModelBundle(algorithm="xgboost", feature_names=feats, categorical={}, booster=booster)
+    t0 = time.perf_counter()
+    part = generator.generate(rows, seed=2, day="2026-11-01")
+    part["score"] = model.predict_proba(part)
+    part["ground_truth"] = part[generator.LABEL]
+    prep = time.perf_counter() - t0
+    spec = cm.BiasSpec(label=generator.LABEL, positive_values=(1,), facets=(("sex", ("female",)), ("age", (40,))))
+    out: dict = {"rows": rows, "generate_and_score_s": round(prep, 2), "bias": {}, "attribution": []}
+    for name, gt in (("predicted_labels_only", None), ("with_ground_truth", "ground_truth")):
+        t0 = time.perf_counter()
+        doc = cm.partition_bias_analysis(part, spec, ground_truth_column=gt)
+        n_metrics = sum(len(g["metrics"]) for gs in doc["post_training_bias_metrics"]["facets"].values() for g in gs)
+        out["bias"][name] = {"seconds": round(time.perf_counter() - t0, 2), "metrics": n_metrics}
+    runs = []
+    for size in sorted(samples):
+        t0 = time.perf_counter()
+        doc = cm.partition_attributions(part, model, feats, sample_size=size, seed=0)
+        runs.append((size, time.perf_counter() - t0, doc["explanations"]["kernel_shap"]["label0"]["global_shap_values"]))
+    ref = runs[-1][2]
+    top = sorted(ref, key=lambda k: -ref[k])[:5]
+    for size, secs, vals in runs:
+        out["attribution"].append({"sample": size, "seconds": round(secs, 2), "ndcg_vs_largest": round(ndcg(vals, ref), 5),
+                                   "top5_same": sorted(vals, key=lambda k: -vals[k])[:5] == top})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--clarify", action="store_true", help="benchmark the bias and attribution drift monitors")
+    ap.add_argument("--shap-samples", default="500,2000,10000,50000")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--small-rows", type=int, default=100_000)
     ap.add_argument("--skip-evidently", action="store_true")
@@ -164,6 +213,12 @@ def main() -> None:
         kind, *rest = args.child
         fn = {"ours-baseline": child_ours_baseline, "ours-check": child_ours_check, "evidently": child_evidently}[kind]
         print(json.dumps(fn(*rest)))
+        return
+    if args.clarify:
+        res = clarify_bench(args.rows, [int(x) for x in args.shap_samples.split(",")])
+        facts = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "nproc": os.cpu_count(),
+                 "python": sys.version.split()[0], "peak_rss_mb": round(_rss_mb())}
+        print(json.dumps({"machine": facts, "clarify": res}))
         return
     ev_python = None if args.skip_evidently else _ensure_evidently_venv()
     sizes = [s for s in (args.small_rows, args.rows) if s]

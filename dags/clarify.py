@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
+from airsage_airflow import params as form
 from airsage_airflow.errors import fail_fast
 from airsage_airflow.operators import RunJobOperator
 from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
@@ -19,14 +20,13 @@ from airsage_airflow.usecases import default_args, start_date, tags, usecases_or
 
 def build(uc):
     @dag(dag_id=f"{uc.name}__clarify", schedule=None, start_date=start_date(uc), catchup=False,
-         default_args=default_args(uc), tags=tags(uc, "clarify"), doc_md=__doc__,
+         default_args=default_args(uc), tags=tags(uc, "Clarify"), doc_md=__doc__,
+         description="Clarify bias metrics and SHAP explanations for any model version on any dataset.",
          params={
-             "dataset_uri": Param("", type="string", title="Dataset URI",
-                                  description="Parquet / CSV (header) / JSON Lines; empty = the latest training dataset."),
-             "model_version": Param("", type="string", title="Model version",
-                                    description="Any registered version (candidates too)."),
-             "model_alias": Param("champion", type="string", title="Model alias",
-                                  description="Used when no version is given."),
+             "dataset_uri": form.uri("Dataset URI", "Parquet / CSV (header) / JSON Lines; empty = the latest "
+                                                    "training dataset."),
+             "model_version": form.model_version("Any registered version (candidates too). Empty = the alias."),
+             "model_alias": form.model_alias("champion", "Used when no version is given."),
              "stages": Param("all", type="string", enum=["all", "pre", "post"], title="Analyses",
                              description="pre: data bias only (no model); post: model bias + SHAP; all: both."),
          })
@@ -34,14 +34,17 @@ def build(uc):
         @task
         @fail_fast
         def plan_analysis(params=None, run_id=None) -> dict:
-            from airsage import pipeline
+            from airsage.lifecycle.clarify import clarify_standalone_plan
+            from airsage.lifecycle.common import run_key_from
+            from airsage.lifecycle.labels import latest_dataset
 
-            dataset = params["dataset_uri"] or pipeline.latest_dataset(uc)["uri"]
-            return pipeline.clarify_standalone_plan(
-                uc, run_key=pipeline.run_key_from(run_id), dataset_uri=dataset,
+            params = form.validated(params)
+            dataset = params["dataset_uri"] or latest_dataset(uc).uri
+            return clarify_standalone_plan(
+                uc, run_key=run_key_from(run_id), dataset_uri=dataset,
                 model_version=params["model_version"] or None,
                 model_alias=None if params["stages"] == "pre" else (params["model_alias"] or None),
-                stages=params["stages"])
+                stages=params["stages"]).to_dict()
 
         plan = plan_analysis()
         job = RunJobOperator(task_id="run_clarify", usecase=uc.name, job="clarify", job_args=plan)

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
-from airsage_airflow.assets import predictions_asset
+from airsage_airflow.assets import predictions_asset, predictions_events
+from airsage_airflow import params as form
 from airsage_airflow.errors import fail_fast
 from airsage_airflow.operators import RunJobOperator
 from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
@@ -39,14 +40,13 @@ def build(uc):
     asset = predictions_asset(uc)
 
     @dag(dag_id=f"{uc.name}__monitor", schedule=[asset], start_date=start_date(uc), catchup=False,
-         max_active_runs=1, default_args=default_args(uc), tags=tags(uc, "monitoring"), doc_md=__doc__,
+         max_active_runs=1, default_args=default_args(uc), tags=tags(uc, "Monitoring"), doc_md=__doc__,
+         description="Model Monitor checks of each scored partition: data quality, drift, model quality, alerts.",
          params={
-             "partition": Param("", type="string", pattern=r"^(\d{4}-\d{2}-\d{2})?$", title="Partition (YYYY-MM-DD)",
-                                description="The scored partition to monitor. Empty = the partition(s) of the "
-                                            "triggering predictions asset events."),
-             "model_version": Param("", type="string", pattern=r"^(\d+)?$", title="Model version",
-                                    description="Judge only the rows this version scored. Empty = the version "
-                                                "recorded in the capture (the newest scoring run's)."),
+             "partition": form.partition("The scored partition to monitor. Empty = the partition(s) of the "
+                                         "triggering predictions asset events."),
+             "model_version": form.model_version("Judge only the rows this version scored. Empty = the version "
+                                                 "recorded in the capture (the newest scoring run's)."),
          })
     def monitor():
         @task
@@ -54,10 +54,10 @@ def build(uc):
         def plan_monitoring(params=None, run_id=None, triggering_asset_events=None) -> list[dict]:
             """Per partition: select and stage the captured rows, name the baseline (one job each)."""
             from airsage.errors import ConfigError
-            from airsage.pipeline import run_key_from
-            from airsage.steps.monitoring import plan_partition
+            from airsage.lifecycle.common import run_key_from
+            from airsage.lifecycle.monitoring import plan_partition
 
-            targets = _targets(params, triggering_asset_events, asset)
+            targets = _targets(form.validated(params), triggering_asset_events, asset)
             if not targets:
                 raise ConfigError("no partition to monitor: the form's partition is empty and no predictions asset "
                                   "event triggered this run", key="partition",
@@ -74,7 +74,7 @@ def build(uc):
         @fail_fast
         def monitor_partition(plans: list[dict], jobs: list[dict]) -> dict:
             """Model quality, verdict, report and history point of each partition, from its job's output."""
-            from airsage.steps.monitoring import finish_partition
+            from airsage.lifecycle.monitoring import finish_partition
 
             runs = []
             for plan, job in zip(plans, jobs, strict=True):
@@ -105,14 +105,14 @@ def build(uc):
             notified >> TriggerDagRunOperator(
                 task_id="trigger_retraining", trigger_dag_id=f"{uc.name}__train",
                 trigger_run_id="monitor_alert__{{ run_id }}", logical_date=None, skip_when_already_exists=True,
-                conf={"dataset_version": "", "await_approval": True},
+                conf={"dataset_version": None, "await_approval": True},
                 note=f"Triggered by {uc.name}__monitor: a monitoring alert (monitor.retrain_on_alert).")
 
     return monitor()
 
 
 def _job_args(plan: dict) -> dict:
-    """The monitor job's arguments in a partition's plan (``airsage.pipeline.monitor_spec``)."""
+    """The monitor job's arguments in a partition's plan (``airsage.contracts.MonitorArgs``)."""
     return plan["job"]
 
 
@@ -122,17 +122,7 @@ def _targets(params: dict, events, asset) -> list[tuple[str, str | None]]:
     version = params.get("model_version") or None
     if params.get("partition"):
         return [(params["partition"], version)]
-    out: dict[str, str | None] = {}
-    try:
-        asset_events = list(events[asset]) if events else []
-    except KeyError:
-        asset_events = []
-    for event in asset_events:
-        extra = dict(getattr(event, "extra", None) or {})
-        if extra.get("partition"):
-            recorded = str(extra["model_version"]) if extra.get("model_version") else None
-            out[str(extra["partition"])] = version or recorded
-    return sorted(out.items())
+    return [(e.partition, version or e.model_version) for e in predictions_events(events, asset)]
 
 
 for _uc in usecases_or_none():

@@ -3,9 +3,12 @@ Trains on the latest (or a named) dataset version through the use case's compute
 the held-out split, runs Clarify (pre-training bias on the training set; post-training bias and SHAP on
 the held-out set — SageMaker Pipelines' ClarifyCheck), applies the quality gates (metrics, bias limits,
 challenger vs champion), and registers the model in MLflow: `PendingManualApproval`
-when every gate passed, `Rejected` (with the failed checks) otherwise. A pending version then waits for a
-named approver in this run's **Required actions** (Airflow human-in-the-loop): *Approve* moves the
-`champion` alias (the old champion keeps `previous`); *Reject* leaves the champion unchanged.
+when every gate passed, `Rejected` (with the failed checks) otherwise. A pending version then waits in this
+run's **Required actions** (Airflow human-in-the-loop), assigned to the use case's `governance.approvers`
+except the user who triggered this run (four eyes): *Approve* moves the `champion` alias (the old champion
+keeps `previous`) and updates the champion Asset; *Reject* leaves the champion unchanged. Both need a
+comment; the answering Airflow user is recorded. If recording fails, the version stays pending: decide with
+`<usecase>__approve_model`.
 
 Scheduled by the training-dataset Asset (a new label import) unless the use case sets a cron schedule.
 """
@@ -13,22 +16,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 
-from airsage_airflow.assets import dataset_asset
+from airsage_airflow import params as form
+from airsage_airflow.assets import dataset_asset, model_asset
 from airsage_airflow.errors import fail_fast
+from airsage_airflow.hitl import DecisionOperator, parse_answer, run_identity, triggering_user
 from airsage_airflow.operators import RunJobOperator
 from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
+
+APPROVAL_OPTIONS = ["Approve", "Reject"]
 
 
 def build(uc):
     @dag(dag_id=f"{uc.name}__train", schedule=uc.training.schedule or [dataset_asset(uc)],
          start_date=start_date(uc), catchup=False, max_active_runs=1, default_args=default_args(uc),
-         tags=tags(uc, "training"), doc_md=__doc__,
+         tags=tags(uc, "Training"), doc_md=__doc__,
+         description="Train, check bias and quality gates, register in MLflow, and ask an approver.",
          params={
-             "dataset_version": Param("", type="string", title="Dataset version",
-                                      description="e.g. ds-1a2b3c4d5e6f; empty = the latest published version."),
+             "dataset_version": form.dataset_version(),
              "await_approval": Param(True, type="boolean", title="Wait for approval",
                                      description="Ask an approver in this run (human-in-the-loop). Off: the version "
                                                  "stays PendingManualApproval for the approve_model DAG or the CLI."),
@@ -37,9 +43,10 @@ def build(uc):
         @task
         @fail_fast
         def resolve_dataset(params=None) -> dict:
-            from airsage import pipeline
+            from airsage.lifecycle.labels import latest_dataset
 
-            return pipeline.latest_dataset(uc, params["dataset_version"] or None)
+            params = form.validated(params)
+            return latest_dataset(uc, params["dataset_version"] or None).to_dict()
 
         dataset = resolve_dataset()
         job = RunJobOperator(task_id="train_model", usecase=uc.name, job="train", job_args={"dataset": dataset})
@@ -47,9 +54,10 @@ def build(uc):
         @task(multiple_outputs=True)
         @fail_fast
         def plan_bias_analysis(job: dict, dataset: dict, run_id=None) -> dict:
-            from airsage import pipeline
+            from airsage.lifecycle.clarify import clarify_plan
+            from airsage.lifecycle.common import run_key_from
 
-            return pipeline.clarify_plan(uc, job=job, dataset=dataset, run_key=pipeline.run_key_from(run_id))
+            return clarify_plan(uc, job=job, dataset=dataset, run_key=run_key_from(run_id))
 
         plan = plan_bias_analysis(job.output, dataset)
         pre = RunJobOperator(task_id="pre_training_bias", usecase=uc.name, job="clarify", job_args=plan["pre"])
@@ -59,13 +67,16 @@ def build(uc):
         @task(pool="airsage_registry", retries=3)
         @fail_fast
         def register_model(job: dict, dataset: dict, pre: dict, post: dict, run_id=None, dag_run=None) -> dict:
-            from airsage import pipeline
+            from airsage.lifecycle.common import run_key_from
+            from airsage.lifecycle.training import register_trained
 
-            result = pipeline.register_trained(uc, job=job, dataset=dataset, run_key=pipeline.run_key_from(run_id),
-                                               actor=f"airflow:{dag_run.dag_id}",
-                                               clarify_outputs=[pre["outputs"].get("output"),
-                                                                post["outputs"].get("output")],
-                                               mirror=False)  # mirrored once the baseline exists (below)
+            # four eyes: the authenticated user who started this run may not approve what it produces
+            _, source = run_identity(dag_run)
+            result = register_trained(uc, job=job, dataset=dataset, run_key=run_key_from(run_id),
+                                      actor=f"airflow:{dag_run.dag_id}", trained_by=triggering_user(dag_run),
+                                      source=source,
+                                      clarify_outputs=[pre["outputs"].get("output"), post["outputs"].get("output")],
+                                      mirror=False)  # mirrored once the baseline exists (below)
             for g in result["gates"]:
                 print(f"gate {g['name']}: {'PASS' if g['passed'] else 'FAIL'} value={g.get('value')} "
                       f"threshold={g.get('threshold')} {g.get('detail') or ''}")
@@ -78,12 +89,13 @@ def build(uc):
         def plan_monitoring_baseline(registered: dict, job: dict, dataset: dict, post: dict,
                                      run_id=None) -> dict | None:
             """The version's Model Monitor baseline: None (the job and its publish are skipped) when it exists."""
-            from airsage import pipeline, storage
-            from airsage.steps.monitoring import plan_baseline
+            from airsage import storage
+            from airsage.lifecycle.common import run_key_from
+            from airsage.lifecycle.monitoring import plan_baseline
 
             analysis = storage.join(post["outputs"]["output"], "analysis.json") if post["outputs"].get("output") else None
             plan = plan_baseline(uc, registered["version"], dataset_uri=dataset["uri"],
-                                 output_data_uri=job["outputs"]["output_data"], run_key=pipeline.run_key_from(run_id),
+                                 output_data_uri=job["outputs"]["output_data"], run_key=run_key_from(run_id),
                                  clarify_analysis_uri=analysis)
             if not plan["needed"]:
                 print(f"Baseline of version {registered['version']} exists: {plan['result']['baseline_uri']} (kept)")
@@ -102,7 +114,7 @@ def build(uc):
         def publish_monitoring_baseline(plan: dict, job: dict) -> dict:
             """Model Monitor baselines of this version (data quality, scores, model quality, SHAP weights); then
             the SageMaker Model Registry mirror, whose DriftCheckBaselines point at them (when mirroring is on)."""
-            from airsage.steps.monitoring import finish_baseline
+            from airsage.lifecycle.monitoring import finish_baseline
 
             result = finish_baseline(uc, plan, job)
             _mirror(plan["version"])
@@ -110,9 +122,9 @@ def build(uc):
 
         def _mirror(version) -> None:
             if uc.sagemaker.mirror_model_registry:
-                from airsage import pipeline
+                from airsage.lifecycle.training import mirror_version
 
-                print("SageMaker model package: {model_package_arn}".format(**pipeline.mirror_version(uc, version)))
+                print("SageMaker model package: {model_package_arn}".format(**mirror_version(uc, version)))
 
         publish_monitoring_baseline(baseline_plan, baseline_job.output)
 
@@ -123,31 +135,35 @@ def build(uc):
         @task
         @fail_fast
         def approval_summary(registered: dict) -> str:
-            from airsage import pipeline
+            from airsage.lifecycle import governance
 
-            return pipeline.approval_summary(uc, registered["version"])
+            return governance.approval_summary(uc, registered["version"])
 
         summary = approval_summary(registered)
-        approval = HITLOperator(
+        # assigned to governance.approvers, minus (four eyes) the user who triggered this training run: Airflow's
+        # API refuses anyone else's answer; the comment is required by the form, its length checked by the operator
+        approval = DecisionOperator(
             task_id="approve_model",
             subject=f"Approve {uc.registered_model_name} version {{{{ ti.xcom_pull(task_ids='register_model')['version'] }}}}?",
             body="{{ ti.xcom_pull(task_ids='approval_summary') }}",
-            options=["Approve", "Reject"],
-            params={"comment": Param(None, type=["null", "string"], minLength=3, title="Comment",
-                                     description="Why (recorded in the audit log and the model card).")},
+            options=APPROVAL_OPTIONS,
+            params={"comment": form.comment()},
+            respondents=uc.governance.approvers, respondents_key="governance.approvers",
+            excluded_user="{{ dag_run.triggering_user_name }}" if uc.governance.four_eyes else None,
+            comment_required_for=APPROVAL_OPTIONS, comment_min_length=form.MIN_COMMENT,
+            required_fields=["comment"],
             response_timeout=dt.timedelta(days=7), retries=0,
         )
 
-        @task(pool="airsage_registry")
+        @task(pool="airsage_registry", outlets=[model_asset(uc)])
         @fail_fast
         def record_decision(answer: dict, registered: dict) -> dict:
-            from airsage import pipeline
+            from airsage.lifecycle import governance
 
-            user = answer.get("responded_by_user") or {}
-            decision = "approve" if answer["chosen_options"] == ["Approve"] else "reject"
-            return pipeline.decide(uc, registered["version"], decision,
-                                    actor=user.get("name") or user.get("id") or "unknown",
-                                    comment=(answer.get("params_input") or {}).get("comment") or "")
+            decided = parse_answer(answer, options=APPROVAL_OPTIONS)
+            return governance.decide(uc, registered["version"], "approve" if decided.option == "Approve" else "reject",
+                                     actor=decided.user, comment=decided.text("comment"), source=decided.source,
+                                     four_eyes=uc.governance.four_eyes)
 
         gate = needs_approval(registered)
         gate >> summary >> approval

@@ -46,3 +46,27 @@ def test_referenced_files_exist_and_versions_match():
     assert used <= set(c["volumes"]), used - set(c["volumes"])
     mlflow_cmd = c["services"]["mlflow"]["command"]
     assert "postgresql" in mlflow_cmd and "s3://mlflow" in mlflow_cmd
+
+
+def test_mlflow_requires_a_login_and_airsage_uses_credentials_from_an_airflow_connection():
+    import configparser
+    from urllib.parse import urlsplit
+
+    c = compose()
+    mlflow = c["services"]["mlflow"]
+    assert "--app-name basic-auth" in mlflow["command"]
+    env = mlflow["environment"]
+    ini_path = env["MLFLOW_AUTH_CONFIG_PATH"]
+    assert ini_path.startswith("/opt/airsage/include/")
+    ini = configparser.ConfigParser()
+    ini.read(REPO / "include" / ini_path.removeprefix("/opt/airsage/include/"))
+    auth = ini["mlflow"]
+    assert auth["default_permission"] == "READ"  # people read; only Airsage's account may change the registry
+    assert auth["database_uri"].startswith("postgresql+psycopg2://") and auth["database_uri"].endswith("/mlflow_auth")
+    assert "CREATE DATABASE mlflow_auth" in (REPO / "include/docker/initdb.sql").read_text()
+    assert "flask-wtf==" in (REPO / "include/docker/requirements-prod.txt").read_text().lower()  # mlflow[auth]
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] and env["MLFLOW_FLASK_SERVER_SECRET_KEY"]
+    for name in AIRFLOW | {"airflow-init"}:
+        conn = urlsplit(c["services"][name]["environment"]["AIRFLOW_CONN_MLFLOW_DEFAULT"])
+        assert (conn.username, conn.password) == (auth["admin_username"], env["MLFLOW_AUTH_ADMIN_PASSWORD"])
+        assert f"http://{conn.hostname}:{conn.port}" == c["services"][name]["environment"]["MLFLOW_TRACKING_URI"]

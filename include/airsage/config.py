@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -260,6 +260,26 @@ TransformContentType = Literal["text/csv", "application/jsonlines", "application
 InferenceField = Literal["inference_id", "model_name", "model_version", "predicted_label", "score"]
 
 
+class WaitForDataSpec(Frozen):
+    """How the nightly transform waits for late upstream data: it checks at once, then every
+    ``poke_minutes`` (the task sleeps in between, freeing its worker slot), and after ``timeout_minutes``
+    alerts through ``monitor.notifiers`` and fails. ``marker``: a file upstream writes last (e.g.
+    ``_SUCCESS``); None = the partition is ready when any input file is there. ``timeout_minutes: 0`` =
+    do not wait (fail at once when nothing is there)."""
+
+    timeout_minutes: int = Field(360, ge=0, le=7 * 24 * 60)
+    poke_minutes: float = Field(5, gt=0, le=24 * 60)
+    marker: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a file name, not a path
+
+
+class TransformTriggerSpec(Frozen):
+    """Schedule the transform by an upstream Asset instead of the cron: each event of ``asset`` (its URI)
+    starts a run, which scores the partition named in the event's extra (``partition``) or else the day
+    the run was queued."""
+
+    asset: str = Field(min_length=1, max_length=1500)
+
+
 class TransformSpec(Frozen):
     """Batch transform settings, named like ``CreateTransformJob`` (reference g); the engine's
     ``airsage.transform.TransformConfig.from_spec`` validates the JSONPath filters in full."""
@@ -278,7 +298,11 @@ class TransformSpec(Frozen):
     inference_fields: list[InferenceField] = Field(
         default_factory=lambda: ["inference_id", "model_name", "model_version", "predicted_label", "score"],
         min_length=1)
-    fail_on_file_error: bool = True  # fail the task when any input file failed (its .out is missing)
+    # a partition where some input file failed (its .out is missing): False = the publish task fails
+    # (after publishing the good files and the report), True = it succeeds and the event says partial
+    allow_partial: bool = False
+    wait_for_data: WaitForDataSpec = Field(default_factory=WaitForDataSpec)
+    trigger: TransformTriggerSpec | None = None  # set: scheduled by this upstream Asset, not by `schedule`
     capture: bool = True
     model_alias: str = "champion"
 
@@ -295,6 +319,10 @@ class TransformSpec(Frozen):
         if len(set(self.inference_fields)) != len(self.inference_fields):
             raise ValueError("transform.inference_fields lists a field twice")
         return self
+
+
+#: an access-list entry: an Airflow user name, or ``role:<Role>`` (every user with that role)
+ACCESS_ENTRY = r"^(role:[A-Za-z][A-Za-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.@-]{0,127})$"
 
 
 class ReviewRule(Frozen):
@@ -321,8 +349,13 @@ class ReviewSpec(Frozen):
     """Human review (A2I-style). A record is routed when its score is inside ``probability_band``
     (inclusive), when ``score >= high_risk_threshold``, or when a rule matches. At most
     ``max_per_night`` records are routed per nightly partition, taken in ``priority`` order of their
-    most important reason (see ``airsage.review.routing``). On timeout ``default_decision`` applies:
-    ``accept_model`` keeps the model's label, ``flag_high_risk`` sets the positive (high-risk) label."""
+    most important reason (see ``airsage.review.routing``). ``quotas`` reserves a share of that cap per
+    reason (``{low_confidence: 0.3}``: 30 % of the cap, rounded down, for low-confidence records, the
+    ones whose labels teach the next model most); unused reserved places and the rest of the cap are
+    filled in ``priority`` order. On timeout ``default_decision`` applies: ``accept_model`` keeps the
+    model's label, ``flag_high_risk`` sets the positive (high-risk) label. ``label_names`` names the
+    label values for the reviewer (``{0: no default, 1: default}``; default: the inverted
+    ``labeling.class_map``, else ``label <value>``)."""
 
     enabled: bool = True
     probability_band: tuple[float, float] = (0.4, 0.6)
@@ -330,16 +363,43 @@ class ReviewSpec(Frozen):
     rules: list[ReviewRule] = Field(default_factory=list)
     max_per_night: int = Field(25, ge=0)
     priority: list[ReviewReason] = Field(default_factory=lambda: ["high_risk", "rule", "low_confidence"])
+    quotas: dict[ReviewReason, float] = Field(default_factory=dict)  # reason -> share of max_per_night reserved
+    label_names: dict[int, str] = Field(default_factory=dict)  # label value -> name shown to the reviewer
     timeout_hours: float = Field(24, gt=0)
     default_decision: Literal["accept_model", "flag_high_risk"] = "accept_model"
     top_contributions: int = Field(5, ge=1, le=50)  # features shown to the reviewer when contributions are given
     flow_definition_name: str | None = Field(None, max_length=63, pattern=r"^[a-z0-9](-*[a-z0-9])*$")
+    #: who may answer review tasks: Airflow user names and/or ``role:<Role>`` (see GovernanceSpec)
+    reviewers: list[Annotated[str, Field(pattern=ACCESS_ENTRY)]] = Field(
+        default_factory=lambda: ["role:Admin"], min_length=1)
 
     @model_validator(mode="after")
     def _priority_complete(self) -> "ReviewSpec":
         if sorted(self.priority) != sorted(["high_risk", "rule", "low_confidence"]):
             raise ValueError("review.priority must list high_risk, rule and low_confidence, each once")
+        bad = {k: v for k, v in self.quotas.items() if not 0 < v <= 1}
+        if bad:
+            raise ValueError(f"review.quotas {bad}: each share must be in (0, 1], e.g. {{low_confidence: 0.3}}")
+        if sum(self.quotas.values()) > 1 + 1e-9:
+            raise ValueError(f"review.quotas add up to {sum(self.quotas.values()):g} > 1: the shares of the cap "
+                             "reserved per reason must total at most 1")
+        if any(not name.strip() for name in self.label_names.values()):
+            raise ValueError("review.label_names: a label name is empty")
         return self
+
+
+class GovernanceSpec(Frozen):
+    """Who may decide on model versions (approve, reject, promote, roll back).
+
+    ``approvers`` are Airflow user names and/or ``role:<Role>`` entries (a role of the auth manager, e.g.
+    ``role:Admin``; with Airflow's simple auth manager it is resolved to the users that have it). The
+    approval human-in-the-loop tasks are assigned to them (Airflow refuses an answer from anyone else), and
+    the governance DAGs fail when someone else triggers them. ``four_eyes``: the user who triggered the
+    training run that produced a version may not approve it."""
+
+    approvers: list[Annotated[str, Field(pattern=ACCESS_ENTRY)]] = Field(
+        default_factory=lambda: ["role:Admin"], min_length=1)
+    four_eyes: bool = True
 
 
 class ClarifySpec(Frozen):
@@ -488,6 +548,7 @@ class UseCase(Frozen):
     gates: GatesSpec = GatesSpec()
     transform: TransformSpec = TransformSpec()
     review: ReviewSpec = ReviewSpec()
+    governance: GovernanceSpec = GovernanceSpec()
     clarify: ClarifySpec = ClarifySpec()
     monitor: MonitorSpec = MonitorSpec()
     compute: ComputeSpec = ComputeSpec()
@@ -540,7 +601,7 @@ class UseCase(Frozen):
 
 
 # =========================================================================== loading
-def _config_error(exc: ValidationError, source: str) -> ConfigError:
+def _config_error(exc: ValidationError, source: str, line_of=None) -> ConfigError:
     lines = []
     first_key = None
     for err in exc.errors():
@@ -549,7 +610,8 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (a typo?)"
-        lines.append(f"{key}: {msg}")
+        line = line_of(tuple(err["loc"])) if line_of else None
+        lines.append(f"{key}" + (f" (line {line})" if line else "") + f": {msg}")
     return ConfigError("invalid configuration:\n  " + "\n  ".join(lines), source=source, key=first_key,
                        fix="Correct the key(s) named above; the allowed keys and types are in the README "
                            "(section 'Use cases') and in airsage/config.py.")
@@ -564,17 +626,168 @@ def parse_usecase(data: dict[str, Any], source: str = "<dict>") -> UseCase:
         raise _config_error(exc, source) from None
 
 
-def load_usecase_file(path: str | Path) -> UseCase:
+MAX_YAML_BYTES = 1 << 20  # a use case is a few KiB; anything near this is a mistake or an attack
+MAX_YAML_DEPTH = 64
+
+
+def _yaml_loader(source: str):
+    """A PyYAML ``SafeLoader`` that refuses anchors and aliases (no billion laughs, no merge keys) and
+    duplicate keys (naming both lines), and turns an impossible date into a ConfigError."""
     import yaml
 
-    path = Path(path)
+    class _Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+                raise ConfigError(f"YAML {kind}{event.anchor} at line {event.start_mark.line + 1}: anchors and "
+                                  "aliases are not allowed in a use case", source=source,
+                                  fix="Write the repeated values out in full (no '&name' / '*name' / '<<:').")
+            self._depth = getattr(self, "_depth", 0) + 1
+            try:
+                if self._depth > MAX_YAML_DEPTH:
+                    raise ConfigError(f"YAML nested more than {MAX_YAML_DEPTH} levels deep at line "
+                                      f"{event.start_mark.line + 1}", source=source,
+                                      fix="A use case is a few levels deep: check the indentation and brackets.")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def construct_mapping(self, node, deep=False):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: PyYAML reports it below
+                    first = None
+                if first is not None:
+                    path = _node_path(self._root, key_node)
+                    raise ConfigError(f"duplicate key {key!r} at lines {first} and {line}: the second would "
+                                      "silently replace the first", source=source, key=path or str(key),
+                                      fix=f"Keep one {key!r} entry (merge the two blocks) and delete the other.")
+                try:
+                    seen[key] = line
+                except TypeError:
+                    pass
+            return super().construct_mapping(node, deep=deep)
+
+        def construct_yaml_timestamp(self, node):
+            try:
+                return super().construct_yaml_timestamp(node)
+            except ValueError as exc:
+                raise ConfigError(f"{node.value!r} at line {node.start_mark.line + 1} is not a valid date ({exc})",
+                                  source=source, key=_node_path(self._root, node) or None,
+                                  fix="Write a real calendar date as YYYY-MM-DD, e.g. 2026-11-01.") from None
+
+    _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+    return _Loader
+
+
+def _node_path(root, target) -> str:
+    """The dotted key path of ``target`` (a key or value node) in the composed document ``root``."""
+    import yaml
+
+    def walk(node, path):
+        if node is target:
+            return path
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                name = str(getattr(k, "value", "?"))
+                if k is target:
+                    return [*path, name]
+                found = walk(v, [*path, name])
+                if found is not None:
+                    return found
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                found = walk(item, [*path, str(i)])
+                if found is not None:
+                    return found
+        return None
+
+    return ".".join(walk(root, []) or []) if root is not None else ""
+
+
+def _node_line(root, loc: tuple) -> int | None:
+    """The 1-based line of the key at pydantic location ``loc`` (as deep as the document has it)."""
+    import yaml
+
+    node, line = root, None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if str(getattr(k, "value", "")) == str(part)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_yaml_text(data: bytes, source: str) -> tuple[Any, Any]:
+    """Parse a use-case file's bytes safely: ``(python value, composed root node)``. Refuses non-UTF-8
+    bytes, files over ``MAX_YAML_BYTES``, anchors/aliases, duplicate keys, impossible dates and
+    excessive nesting, each with a ConfigError naming the file, the line, the key and the fix."""
+    import yaml
+
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"the file is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit for a use case",
+                          source=source, fix="A use case is a few KiB of YAML: check that this is the right file.")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} (offset {exc.start})",
+                          source=source, fix="Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).") from None
+    loader = _yaml_loader(source)(text.removeprefix("\ufeff"))
+    loader._root = None
+    try:
+        root = loader.get_single_node()
+        loader._root = root
+        value = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"not valid YAML{where}: {exc.problem or exc}", source=source,
+                          fix="Fix the YAML syntax at the line named (indentation, a missing ':' or quote).") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", source=str(path), fix="Fix the YAML syntax.") from None
-    uc = parse_usecase(data, str(path))
+        raise ConfigError(f"not valid YAML: {exc}", source=source, fix="Fix the YAML syntax.") from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", source=source,
+                          fix="A use case is a few levels deep: check the indentation and brackets.") from None
+    finally:
+        loader.dispose()
+    return value, root
+
+
+def load_usecase_file(path: str | Path) -> UseCase:
+    """One use-case YAML file, loaded safely (``load_yaml_text``) and validated."""
+    path = Path(path)
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"the file is {size} bytes, over the {MAX_YAML_BYTES} byte limit for a use case",
+                              source=source, fix="A use case is a few KiB of YAML: check that this is the right file.")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the use-case file: {exc.strerror or exc}", source=source,
+                          fix="Check the path and its permissions.") from None
+    data, root = load_yaml_text(raw, source)
+    if not isinstance(data, dict):
+        raise ConfigError("a use case must be a YAML mapping", source=source, fix="Start the file with 'name: ...'.")
+    try:
+        uc = UseCase.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise _config_error(exc, source, line_of=lambda loc: _node_line(root, loc)) from None
     if uc.name != path.stem:
-        raise ConfigError(f"name {uc.name!r} differs from the file name {path.stem!r}", source=str(path), key="name",
+        raise ConfigError(f"name {uc.name!r} differs from the file name {path.stem!r}", source=source, key="name",
                           fix=f"Rename the file to {uc.name}.yaml or set name: {path.stem}.")
     return uc
 

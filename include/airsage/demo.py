@@ -1,7 +1,7 @@
 """``make demo``: the example use case's whole lifecycle, run through Airflow, DAG after DAG.
 
 generate data -> ``<uc>__import_labels`` -> ``<uc>__train`` (gates, register as PendingManualApproval)
-(with Clarify bias + SHAP and the Model Monitor baselines) -> ``<uc>__approve_model`` (a named approver) ->
+(with Clarify bias + SHAP and the Model Monitor baselines) -> ``<uc>__approve_model`` (decided by the user who runs it) ->
 ``<uc>__batch_transform`` (the approved champion scores a partition, with data capture) -> ``<uc>__monitor``
 (data quality and drift against the champion's baseline) -> a summary of what was produced and where.
 Human review is not part of the demo: its tasks wait for a person (answer them in the UI after ``make up``).
@@ -68,8 +68,9 @@ def run(usecase: str = "credit_risk", *, retrain: bool = False, partition: str =
     import os
 
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRSAGE__", "MLFLOW_"))})
-    from airsage import pipeline
     from airsage.config import get_usecase
+    from airsage.lifecycle import labels
+    from airsage.lifecycle.summary import summary as lifecycle_summary
     from airsage.registry import ModelRegistry
 
     uc = get_usecase(usecase)
@@ -77,31 +78,30 @@ def run(usecase: str = "credit_risk", *, retrain: bool = False, partition: str =
     init_airflow(env)
 
     print("\n== 1. Generate the example data (seeded; kept if present)")
-    data = pipeline.prepare_example_data(uc, end_date=partition)
+    data = labels.prepare_example_data(uc, end_date=partition)
     print(json.dumps({k: v for k, v in data.items() if k != "written"}, indent=2), f"\nnew files: {len(data['written'])}")
 
     print("\n== 2. Import labels (Ground Truth manifest -> validated, versioned dataset)")
     dags_test(f"{uc.name}__import_labels", {"manifest_uri": data["manifest"]}, env)
-    dataset = pipeline.latest_dataset(uc)
-    print(f"dataset {dataset['version']} ({dataset['rows']} rows) at {dataset['uri']}")
+    dataset = labels.latest_dataset(uc)
+    print(f"dataset {dataset.version} ({dataset.rows} rows) at {dataset.uri}")
 
     reg = ModelRegistry.from_settings()
     name = uc.registered_model_name
     champion = reg.champion(name)
-    if champion and champion.tags.get("dataset_version") == dataset["version"] and not retrain:
-        print(f"\n== 3-4. Champion v{champion.version} was trained on {dataset['version']} already: "
+    if champion and champion.tags.get("dataset_version") == dataset.version and not retrain:
+        print(f"\n== 3-4. Champion v{champion.version} was trained on {dataset.version} already: "
               "skipping training (make demo RETRAIN=1 trains a new version)")
     else:
         print("\n== 3. Train, gate and register (PendingManualApproval)")
-        dags_test(f"{uc.name}__train", {"await_approval": False, "dataset_version": dataset["version"]}, env)
+        dags_test(f"{uc.name}__train", {"await_approval": False, "dataset_version": dataset.version}, env)
         versions = reg.list_versions(name)
         latest = max(versions, key=lambda v: int(v.version))
         print(f"registered {name} v{latest.version}: {latest.status}")
         if latest.status != "PendingManualApproval":
             raise SystemExit(f"v{latest.version} is {latest.status}: a quality gate failed (see the train log above).")
-        print("\n== 4. Approve (a named approver, with a comment)")
+        print("\n== 4. Approve (with a comment; `airflow dags test` records your OS user, source cli:airflow-dags-test)")
         dags_test(f"{uc.name}__approve_model", {"version": latest.version, "decision": "approve",
-                                               "approver": "demo-approver",
                                                "comment": "Demo: gates passed; metrics reviewed."}, env)
 
     print(f"\n== 5. Score partition {partition} with the approved champion (batch transform)")
@@ -110,7 +110,7 @@ def run(usecase: str = "credit_risk", *, retrain: bool = False, partition: str =
     print(f"\n== 6. Monitor partition {partition} against the champion's training baseline")
     dags_test(f"{uc.name}__monitor", {"partition": partition}, env)
 
-    summary = pipeline.summary(uc)
+    summary = lifecycle_summary(uc)
     print("\n== What the demo produced")
     print(json.dumps(summary, indent=2, default=str))
     print(f"\nMLflow UI: make up, then http://localhost:5000 ; Airflow UI: http://localhost:8080 (admin/admin)")

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 
 class AirsageError(Exception):
-    """Root of every Airsage error."""
+    """Root of every Airsage error. ``exit_code`` is what the command line exits with (2: permanent,
+    1: transient, 3: partial failure, 4: a registry integrity finding). An error that carries a
+    ``report`` (anything with ``to_dict()``, e.g. a transform's) has it printed as JSON by the CLI."""
 
     permanent: bool = True
+    exit_code: int = 2
 
     def __init__(self, message: str, *, fix: str | None = None):
         self.message = message
@@ -47,7 +50,7 @@ class ModelNotApprovedError(AirsageError):
         self.status = status
         super().__init__(
             f"Model {model} version {self.version} has approval_status={status!r}; only Approved versions can be served.",
-            fix=f"Approve it (airsage registry approve {self.version} --usecase <usecase> --approver NAME --comment WHY, "
+            fix=f"Approve it (airsage registry approve {self.version} --usecase <usecase> --comment WHY, "
                 f"or the <usecase>__approve_model DAG) or score with an approved version / the 'champion' alias.")
 
 
@@ -77,3 +80,38 @@ class TransientError(AirsageError):
     """Throttling, network blips: worth a retry."""
 
     permanent = False
+    exit_code = 1
+
+
+class PartialFailureError(AirsageError):
+    """Some inputs failed while the others were processed and published (e.g. a batch transform where
+    some input files produced no output). ``failures`` lists what failed (file, line, reason); the
+    command line exits 3, so a partial run never looks like a success."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, failures: list[str] | None = None, fix: str | None = None):
+        self.failures = list(failures or [])
+        super().__init__(message, fix=fix)
+
+
+class OutputRefusedError(StorageError):
+    """An output location was refused before anything was written: it overlaps an input, or it holds
+    data that Airsage did not publish (``force`` overrides only the latter)."""
+
+
+class IntegrityError(AirsageError):
+    """``airsage registry verify`` found registry state not backed by the audit log (or a broken hash
+    chain); ``verify_report`` is the ``VerifyReport`` (the command prints it itself). The command line
+    exits 4."""
+
+    exit_code = 4
+
+    def __init__(self, report, *, fix: str | None = None):
+        self.verify_report = report
+        findings = list(getattr(report, "findings", None) or [])
+        shown = "; ".join(findings[:3]) + (f" (+{len(findings) - 3} more)" if len(findings) > 3 else "")
+        super().__init__(f"registry integrity check failed: {shown or 'the audit log hash chain is broken'}",
+                         fix=fix or "Find who changed the registry outside Airsage (MLflow UI / API), then restore the "
+                                    "state the audit log records (airsage registry rollback / approve), or re-decide "
+                                    "through Airsage so the decision is logged.")

@@ -56,3 +56,8 @@ def model_version(value: object, *, field: str = "model_version") -> str:
 
 def dataset_ref(value: object, *, field: str = "dataset_version") -> str:
     return check(value, DATASET_REF, field=field)
+
+
+def file_id(value: object, *, field: str = "id") -> str:
+    """An id that becomes (part of) a file name: letters, digits, ``.``, ``_``, ``-``; never ``..``."""
+    return check(value, FILE_ID, field=field)

@@ -2,8 +2,9 @@
 
 Airflow 3's four components (api-server on :8080, scheduler, dag-processor, triggerer) and the MLflow UI
 (:5000) run from ``.venv`` with the embedded environment (``airsage.devenv``). Logs and pid files live in
-``$AIRSAGE__HOME/services/``. Login: ``admin`` / ``admin`` (also ``approver``/``approver`` with the Op role
-and ``reviewer``/``reviewer`` with the User role) — Airflow's simple auth manager, for a laptop only.
+``$AIRSAGE__HOME/services/``. Logins (``LOGINS``): ``admin`` / ``admin``, ``approver`` / ``approver`` (Op role)
+and ``reviewer`` / ``reviewer`` (User role) — Airflow's simple auth manager, for a laptop only. ``up`` unpauses the
+use cases' DAGs once they are parsed (new DAGs start paused).
 
 ``start(env, names)`` / ``stop(env)`` take the environment explicitly, so the end-to-end tests run the very
 same launcher on a temporary home and free ports.
@@ -158,13 +159,62 @@ def print_status(env: dict[str, str]) -> None:
         print(f"{name}: running (pid {pid})" if pid else f"{name}: dead")
 
 
+#: the embedded setup's logins (airsage.devenv's simple auth manager users; laptop-only passwords)
+LOGINS = (("admin", "admin", "Admin: everything"),
+          ("approver", "approver", "Op: approves, rejects, promotes and rolls back models"),
+          ("reviewer", "reviewer", "User: answers human-review tasks"))
+#: the workflows every use case has (one DAG each: <usecase>__<workflow>)
+WORKFLOWS = ("import_labels", "train", "approve_model", "promote_model", "batch_transform", "human_review",
+             "monitor", "clarify")
+
+
+def unpause_usecase_dags(env: dict[str, str], timeout_s: float = 240, interval_s: float = 10) -> list[str]:
+    """Unpause every use case's DAGs (new DAGs start paused) once the dag-processor has stored them.
+
+    Returns the use cases' DAG ids that are unpaused; on timeout the ones so far (the rest stay paused: use the
+    toggle in the DAG list, or ``airflow dags unpause <dag_id>``).
+    """
+    import json
+    import re
+
+    from airsage.config import load_usecases
+
+    names = [uc.name for uc in load_usecases()]
+    expected = {f"{n}__{w}" for n in names for w in WORKFLOWS}
+    pattern = "^(" + "|".join(re.escape(n) for n in names) + ")__"
+    senv = service_env(env)
+
+    def cli(*args: str) -> str:
+        return subprocess.run([_bin("airflow"), "dags", *args], env=senv, capture_output=True, text=True,
+                              timeout=180).stdout
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        cli("unpause", "--treat-dag-id-as-regex", pattern, "-y")
+        out = cli("list", "-o", "json")
+        try:
+            listed = json.loads(out[out.find("["):]) if "[" in out else []
+        except ValueError:
+            listed = []
+        active = {d["dag_id"] for d in listed if re.match(pattern, d.get("dag_id", ""))
+                  and str(d.get("is_paused")).lower() in ("false", "0")}
+        if expected <= active or time.monotonic() >= deadline:
+            return sorted(active)
+        time.sleep(interval_s)
+
+
 def up() -> None:
     from airsage.demo import init_airflow
 
     env = airflow_env()
     init_airflow(env)
     start(env)
-    print(f"\nAirflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  (login admin / admin; approver / approver)"
+    print("\nWaiting for the DAGs to be parsed, to unpause them ...")
+    unpaused = unpause_usecase_dags(env)
+    print(f"Unpaused {len(unpaused)} DAGs: the nightly batch transform and the asset-scheduled DAGs now run on "
+          "their own; the others start from their Trigger form.")
+    logins = "\n".join(f"  {user:<9} / {password:<9} {what}" for user, password, what in LOGINS)
+    print(f"\nAirflow UI: http://localhost:{env['AIRFLOW__API__PORT']}   logins (laptop only):\n{logins}"
           f"\nMLflow UI:  http://localhost:{env.get('MLFLOW_UI_PORT', '5000')}\nStop with: make down")
     time.sleep(1)
 

@@ -105,7 +105,7 @@ def send_alert(uc: UseCase, runs: list[dict[str, Any]], context: Any) -> dict[st
 
     Every channel is tried; then a ``ConfigError`` (missing provider) fails the task for good, any other
     failure is a ``TransientError`` for the task's retries. Returns ``{"sent": [...], "subject": ...}``."""
-    from airsage.steps.monitoring import format_alert
+    from airsage.lifecycle.monitoring_data import format_alert
 
     message = format_alert(uc, runs)
     notifiers = build_notifiers(uc, subject=message["subject"], text=message["text"], html=message["html"])

@@ -29,11 +29,11 @@ OVERRIDE_COMMENT = "Income verified by phone: not a default risk."
 
 PREPARE = f"""
 import json
-from airsage import pipeline
+from airsage.lifecycle import labels, training
 from airsage.config import get_usecase
 uc = get_usecase({UC!r})
-data = pipeline.prepare_example_data(uc, end_date={PARTITION!r}, days=3, rows_per_day=800, scoring_rows=150)
-ds = pipeline.import_labels(uc, [data["manifest"]], log_lineage=False)
+data = labels.prepare_example_data(uc, end_date={PARTITION!r}, days=3, rows_per_day=800, scoring_rows=150)
+ds = labels.import_labels(uc, [data["manifest"]], log_lineage=False)
 print(json.dumps({{"dataset_version": ds["version"], "rows": ds.get("accepted")}}))
 """
 
@@ -48,10 +48,10 @@ print(json.dumps({{"aliases": {{k: str(v) for k, v in rm.aliases.items()}},
 
 REGISTER_AGAIN = f"""
 import json
-from airsage import pipeline
+from airsage.lifecycle import labels, training
 from airsage.config import get_usecase
 x = json.loads(__XCOMS__)
-r = pipeline.register_trained(get_usecase({UC!r}), job=x["job"], dataset=x["dataset"], run_key="hitl-e2e-second",
+r = training.register_trained(get_usecase({UC!r}), job=x["job"], dataset=x["dataset"], run_key="hitl-e2e-second",
                               actor="e2e-setup", clarify_outputs=[x["pre"]["outputs"].get("output"),
                                                                   x["post"]["outputs"].get("output")])
 print(json.dumps({{k: r[k] for k in ("version", "status")}}))

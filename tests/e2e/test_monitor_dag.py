@@ -2,7 +2,7 @@
 
 Setup (no demo run, no scheduler): in an isolated home, a copy of the example use case with a small
 generator, a drifted scoring partition (``generator.drift: shift``), no bias gate (no Clarify job here)
-and ``monitor.retrain_on_alert``; then, in one subprocess through ``airsage.pipeline``: example data
+and ``monitor.retrain_on_alert``; then, in one subprocess through ``airsage.lifecycle``: example data
 (3 days x 800 rows), label import, a local training job, registration, approval, the version's monitoring
 baseline and a local batch transform writing the capture.
 
@@ -26,26 +26,26 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 PREPARE = f"""
 import json
-from airsage import pipeline
+from airsage.lifecycle import common, governance, labels, training, transform
 from airsage.compute import get_backend
 from airsage.config import get_usecase
-from airsage.steps.monitoring import suggest_baseline_for_version
+from airsage.lifecycle.monitoring import suggest_baseline_for_version
 
 uc = get_usecase("credit_risk")
-data = pipeline.prepare_example_data(uc, end_date="{PARTITION}", days=3, rows_per_day=800)
-pipeline.import_labels(uc, data["manifest"], log_lineage=False)
-dataset = pipeline.latest_dataset(uc)
+data = labels.prepare_example_data(uc, end_date="{PARTITION}", days=3, rows_per_day=800)
+labels.import_labels(uc, data["manifest"], log_lineage=False)
+dataset = labels.latest_dataset(uc).to_dict()
 backend = get_backend("local")
-status = backend.run(pipeline.train_spec(uc, dataset, "e2e-train"), poll_s=1)
+status = backend.run(training.train_spec(uc, dataset, "e2e-train"), poll_s=1)
 job = {{"outputs": dict(status.outputs)}}
-registered = pipeline.register_trained(uc, job=job, dataset=dataset, run_key="e2e-train", actor="e2e")
+registered = training.register_trained(uc, job=job, dataset=dataset, run_key="e2e-train", actor="e2e")
 assert registered["passed"], registered["gates"]
-pipeline.decide(uc, registered["version"], "approve", actor="e2e-approver", comment="e2e: gates passed")
+governance.decide(uc, registered["version"], "approve", actor="e2e-approver", comment="e2e: gates passed")
 # no run_key: the step reads it from the version's tags (the Clarify lookup path)
 baseline = suggest_baseline_for_version(uc, registered["version"], dataset_uri=dataset["uri"],
                                         output_data_uri=job["outputs"]["output_data"])
-model = pipeline.resolve_model(uc)
-backend.run(pipeline.transform_spec(uc, model, pipeline.partition_for("{PARTITION}"), "e2e-score"), poll_s=1)
+model = governance.resolve_model(uc)
+backend.run(transform.transform_spec(uc, model, common.partition_for("{PARTITION}"), "e2e-score"), poll_s=1)
 print("PREPARED " + json.dumps({{"version": registered["version"], "baseline": baseline}}))
 """
 

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from airsage import pipeline
+from airsage.lifecycle import common, training, transform
 from airsage.compute.sagemaker import SageMakerBackend
 from airsage.config import get_usecase
 from airsage.errors import JobFailedError
@@ -74,8 +74,8 @@ def trained(emulator, tmp_path_factory):
         uc = usecase()
         put_parquet(emulator, "data/credit_risk/datasets/ds-emu/part-0.parquet", generate(1500, seed=3))
         dataset = {"version": "ds-emu", "uri": f"s3://{BUCKET}/data/credit_risk/datasets/ds-emu"}
-        spec = pipeline.train_spec(uc, dataset, "emu1")
-        backend = pipeline.backend_for(uc, "train")
+        spec = training.train_spec(uc, dataset, "emu1")
+        backend = common.backend_for(uc, "train")
         status = backend.run(spec, poll_s=0.5)
     finally:
         mp.undo()
@@ -98,9 +98,9 @@ def test_a_failed_job_reports_sagemakers_failure_reason_and_is_not_recreated(aws
     uc, _, _ = trained
     bad = pd.DataFrame({"application_id": ["a", "b"], "income": [1.0, 2.0]})  # no label, no features
     put_parquet(aws_env, "data/credit_risk/datasets/ds-bad/part-0.parquet", bad)
-    spec = pipeline.train_spec(uc, {"version": "ds-bad", "uri": f"s3://{BUCKET}/data/credit_risk/datasets/ds-bad"},
+    spec = training.train_spec(uc, {"version": "ds-bad", "uri": f"s3://{BUCKET}/data/credit_risk/datasets/ds-bad"},
                                "emu-bad")
-    backend = pipeline.backend_for(uc, "train")
+    backend = common.backend_for(uc, "train")
     with pytest.raises(JobFailedError) as err:
         backend.run(spec, poll_s=0.5)
     assert "AlgorithmError" in str(err.value)
@@ -125,8 +125,8 @@ def test_csv_transform_split_by_line_and_its_capture_import(aws_env, trained, tm
         aws_env.s3().put_object(Bucket=BUCKET, Key=f"data/credit_risk/scoring/dt={PARTITION}/part-{i}.csv",
                                 Body=part.to_csv(index=False, header=False).encode())
     model = {"name": "credit_risk", "version": "7", "model_artifact_uri": status.outputs["model_artifact"]}
-    spec = pipeline.transform_spec(uc, model, pipeline.partition_for(PARTITION), "emu-csv")
-    backend = pipeline.backend_for(uc, "transform")
+    spec = transform.transform_spec(uc, model, common.partition_for(PARTITION), "emu-csv")
+    backend = common.backend_for(uc, "transform")
     result = backend.run(spec, poll_s=0.5)
     (req,) = [r for r in aws_env.calls("CreateTransformJob") if r["TransformJobName"] == spec.name]
     assert req["TransformInput"]["SplitType"] == "Line" and req["BatchStrategy"] == "MultiRecord"
@@ -139,7 +139,7 @@ def test_csv_transform_split_by_line_and_its_capture_import(aws_env, trained, tm
     assert 0 <= float(score) <= 1 and label in ("0", "1") and len(inference_id) == 36 and when.endswith("Z")
 
     job = {"job_name": spec.name, "outputs": dict(result.outputs)}
-    report = pipeline.finish_transform(uc, job, {"model": model, "partition": PARTITION})
+    report = transform.finish_transform(uc, job, {"model": model, "partition": PARTITION})
     assert (report["files_in"], report["files_out"], report["records_in"], report["records_out"]) == (2, 2, 700, 700)
     path = tmp_path / "capture.parquet"
     bucket, key = report["capture_file"][5:].split("/", 1)
@@ -162,9 +162,9 @@ def test_a_bad_csv_file_fails_alone(aws_env, trained):
     for name, body in (("good.csv", good * 5), ("bad.csv", good + bad)):
         aws_env.s3().put_object(Bucket=BUCKET, Key=f"data/credit_risk/scoring/dt={day}/{name}", Body=body.encode())
     model = {"name": "credit_risk", "version": "7", "model_artifact_uri": status.outputs["model_artifact"]}
-    spec = pipeline.transform_spec(uc, model, pipeline.partition_for(day), "emu-bad")
+    spec = transform.transform_spec(uc, model, common.partition_for(day), "emu-bad")
     with pytest.raises(JobFailedError, match="bad.csv"):
-        pipeline.backend_for(uc, "transform").run(spec, poll_s=0.5)
+        common.backend_for(uc, "transform").run(spec, poll_s=0.5)
     keys = aws_env.keys(f"s3://{BUCKET}/data/credit_risk/predictions/dt={day}/")
     assert keys == [f"data/credit_risk/predictions/dt={day}/good.csv.out"]  # the other file is still processed
     manifest = [k for k in aws_env.keys(f"s3://{BUCKET}/data/credit_risk/capture/sagemaker/{spec.name}/output/")]
@@ -174,4 +174,4 @@ def test_a_bad_csv_file_fails_alone(aws_env, trained):
 
 def test_the_backend_is_the_one_the_dag_gets(trained):
     uc, _, _ = trained
-    assert isinstance(pipeline.backend_for(uc, "train"), SageMakerBackend)
+    assert isinstance(common.backend_for(uc, "train"), SageMakerBackend)

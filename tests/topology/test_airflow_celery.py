@@ -109,12 +109,12 @@ def test_dag_run_triggered_over_rest_succeeds_on_the_celery_worker(airflow_stack
     api, procs = airflow_stack["api"], airflow_stack["procs"]
     for key, value in {**s3.env, "AIRSAGE__DATA_ROOT": DATA_ROOT}.items():  # to write the example data to S3
         monkeypatch.setenv(key, value)
-    from airsage import pipeline
+    from airsage.lifecycle import labels
     from airsage.config import get_usecase
 
     uc = get_usecase("credit_risk")
     # other days than the registry test's: a new dataset version, so the worker logs a new lineage run
-    data = pipeline.prepare_example_data(uc, end_date=END_DATE, days=2, rows_per_day=600)
+    data = labels.prepare_example_data(uc, end_date=END_DATE, days=2, rows_per_day=600)
     assert data["manifest"].startswith(f"{DATA_ROOT}/credit_risk/")
 
     try:

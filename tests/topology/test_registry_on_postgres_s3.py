@@ -45,7 +45,7 @@ def compose_env(mlflow_server, s3, tmp_path, monkeypatch):
 
 
 def test_train_register_approve_and_serve_over_http_with_s3(compose_env, mlflow_server, s3, postgres, tmp_path):
-    from airsage import pipeline
+    from airsage.lifecycle import governance, labels, training
     from airsage.compute.local import LocalBackend
     from airsage.config import get_usecase
     from airsage.data.generator import generate
@@ -55,11 +55,11 @@ def test_train_register_approve_and_serve_over_http_with_s3(compose_env, mlflow_
     assert uc.data_root() == f"{DATA_ROOT}/{MODEL}"
 
     # data and label import on S3 (atomic_path / atomic_dir; lineage logged over HTTP)
-    data = pipeline.prepare_example_data(uc, days=2, rows_per_day=600)
-    imported = pipeline.import_labels(uc, data["manifest"])
+    data = labels.prepare_example_data(uc, days=2, rows_per_day=600)
+    imported = labels.import_labels(uc, data["manifest"])
     assert imported["created"] and imported["uri"].startswith(f"{DATA_ROOT}/{MODEL}/datasets/")
     assert imported["mlflow_run_id"]
-    dataset = pipeline.latest_dataset(uc)
+    dataset = labels.latest_dataset(uc).to_dict()
     assert dataset["version"] == imported["version"] and dataset["rows"] == 1200
     ds_key = dataset["uri"].removeprefix("s3://airsage/")
     ds_keys = s3.keys("airsage", ds_key + "/")
@@ -69,7 +69,7 @@ def test_train_register_approve_and_serve_over_http_with_s3(compose_env, mlflow_
     # training through the local backend (SageMaker's contract; model.tar.gz lands on S3)
     run_key = "topology-1"
     backend = LocalBackend(jobs_dir=tmp_path / "jobs")
-    spec = pipeline.train_spec(uc, dataset, run_key)
+    spec = training.train_spec(uc, dataset, run_key)
     handle = backend.submit(spec)
     try:
         status = backend.wait(handle, poll_s=1.0, timeout_s=300)
@@ -79,11 +79,11 @@ def test_train_register_approve_and_serve_over_http_with_s3(compose_env, mlflow_
     outputs = dict(status.outputs)
     assert outputs["model_artifact"].startswith(f"{DATA_ROOT}/{MODEL}/training/")
 
-    registered = pipeline.register_trained(uc, job={"outputs": outputs}, dataset=dataset, run_key=run_key,
+    registered = training.register_trained(uc, job={"outputs": outputs}, dataset=dataset, run_key=run_key,
                                            actor="topology-test", bias=BIAS)
     assert registered["status"] == "PendingManualApproval", registered["gates"]
     version = str(registered["version"])
-    approved = pipeline.decide(uc, version, "approve", actor="topology-approver",
+    approved = governance.decide(uc, version, "approve", actor="topology-approver",
                                comment="Topology test: gates passed.")
     assert approved["status"] == "Approved" and approved["model_card"]
 

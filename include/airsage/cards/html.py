@@ -54,33 +54,82 @@ def _kv_table(d: dict[str, Any]) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def _line_svg(points: list[list[float]], x_name: str, y_name: str, w: int = 320, h: int = 240) -> str:
-    pts = [(x, y) for x, y in points if x is not None and y is not None]
-    pad = 30
-    coords = " ".join(f"{pad + x * (w - 2 * pad):.1f},{h - pad - y * (h - 2 * pad):.1f}" for x, y in pts)
-    return (f'<svg width="{w}" height="{h}" role="img" '
-            f'aria-label="{_e(y_name)} against {_e(x_name)}">'
-            f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#888"/>'
-            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#888"/>'
-            f'<polyline fill="none" stroke="#2f6fdf" stroke-width="2" points="{coords}"/>'
-            f'<text x="{w / 2}" y="{h - 8}" font-size="11" text-anchor="middle">{_e(x_name)}</text>'
-            f'<text x="12" y="{h / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 {h / 2})">'
-            f'{_e(y_name)}</text></svg>')
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
-def _bar_svg(values: list[float], labels: list[str], w: int = 560) -> str:
-    bar_h, gap, left = 16, 4, 190
-    h = len(values) * (bar_h + gap) + 10
-    top = max((abs(v) for v in values if v is not None), default=1.0) or 1.0
-    parts = []
+def _tick_label(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) < 10 else f"{v:.3g}"
+
+
+def _line_svg(points: list[list[float]], x_name: str, y_name: str, w: int = 340, h: int = 260) -> str:
+    """A line chart with both axes ticked and labelled. Curves such as ROC and precision-recall live in
+    [0, 1] x [0, 1]; other ranges are scaled to their min/max."""
+    pts = [(float(x), float(y)) for x, y in points if x is not None and y is not None]
+    xs, ys = [p[0] for p in pts] or [0.0], [p[1] for p in pts] or [0.0]
+    x_lo, x_hi = (0.0, 1.0) if min(xs) >= 0 and max(xs) <= 1 else (min(xs), max(xs))
+    y_lo, y_hi = (0.0, 1.0) if min(ys) >= 0 and max(ys) <= 1 else (min(ys), max(ys))
+    left, right, top, bottom = 46, 12, 12, 40
+    pw, ph = w - left - right, h - top - bottom
+
+    def sx(x: float) -> float:
+        return left + (x - x_lo) / ((x_hi - x_lo) or 1) * pw
+
+    def sy(y: float) -> float:
+        return top + ph - (y - y_lo) / ((y_hi - y_lo) or 1) * ph
+
+    parts = [f'<svg width="{w}" height="{h}" role="img" aria-label="{_e(y_name)} against {_e(x_name)}">']
+    for t in _ticks(x_lo, x_hi):
+        parts.append(f'<line x1="{sx(t):.1f}" y1="{top}" x2="{sx(t):.1f}" y2="{top + ph}" stroke="#eef1f6"/>'
+                     f'<line x1="{sx(t):.1f}" y1="{top + ph}" x2="{sx(t):.1f}" y2="{top + ph + 4}" stroke="#888"/>'
+                     f'<text x="{sx(t):.1f}" y="{top + ph + 15}" font-size="10" text-anchor="middle">'
+                     f'{_tick_label(t)}</text>')
+    for t in _ticks(y_lo, y_hi):
+        parts.append(f'<line x1="{left}" y1="{sy(t):.1f}" x2="{left + pw}" y2="{sy(t):.1f}" stroke="#eef1f6"/>'
+                     f'<line x1="{left - 4}" y1="{sy(t):.1f}" x2="{left}" y2="{sy(t):.1f}" stroke="#888"/>'
+                     f'<text x="{left - 6}" y="{sy(t) + 3:.1f}" font-size="10" text-anchor="end">{_tick_label(t)}</text>')
+    parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#888"/>'
+                 f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#888"/>')
+    if pts:
+        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        parts.append(f'<polyline fill="none" stroke="#2f6fdf" stroke-width="2" points="{coords}"/>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{h - 6}" font-size="11" text-anchor="middle">{_e(x_name)}</text>'
+                 f'<text x="12" y="{top + ph / 2:.1f}" font-size="11" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {top + ph / 2:.1f})">{_e(y_name)}</text></svg>')
+    return "".join(parts)
+
+
+def _short(label: str, n: int = 28) -> str:
+    return label if len(label) <= n else label[: n - 1] + "\u2026"
+
+
+def _bar_svg(values: list[float], labels: list[str], w: int = 600, value_name: str = "") -> str:
+    """Horizontal bars: full labels (long ones shortened, the full text as a tooltip), the value at each
+    bar's end, and a ticked value axis named ``value_name``."""
+    bar_h, gap, left, top = 16, 4, 210, 4
+    n = len(values)
+    plot_w = w - left - 60
+    h = top + n * (bar_h + gap) + 34
+    peak = max((abs(v) for v in values if v is not None), default=1.0) or 1.0
+    parts = [f'<svg width="{w}" height="{h}" role="img" aria-label="{_e(value_name or "values")} by feature">']
+    axis_y = top + n * (bar_h + gap)
+    for t in _ticks(0.0, peak):
+        x = left + plot_w * t / peak
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#eef1f6"/>'
+                     f'<text x="{x:.1f}" y="{axis_y + 15}" font-size="10" text-anchor="middle">{_tick_label(t)}</text>')
     for i, (v, label) in enumerate(zip(values, labels)):
-        y = 5 + i * (bar_h + gap)
-        length = (w - left - 70) * abs(v or 0) / top
-        parts.append(f'<text x="{left - 6}" y="{y + 12}" font-size="11" text-anchor="end">{_e(label)}</text>'
+        y = top + i * (bar_h + gap)
+        length = plot_w * abs(v or 0) / peak
+        parts.append(f'<text x="{left - 6}" y="{y + 12}" font-size="11" text-anchor="end"><title>{_e(label)}</title>'
+                     f'{_e(_short(str(label)))}</text>'
                      f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="#2f6fdf"/>'
                      f'<text x="{left + length + 4:.1f}" y="{y + 12}" font-size="11">{_e(f"{v or 0:.4g}")}</text>')
-    return (f'<svg width="{w}" height="{h}" role="img" '
-            f'aria-label="bar chart">{"".join(parts)}</svg>')
+    parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" stroke="#888"/>'
+                 f'<text x="{left + plot_w / 2:.1f}" y="{h - 4}" font-size="11" text-anchor="middle">'
+                 f'{_e(value_name)}</text></svg>')
+    return "".join(parts)
 
 
 def _metric_group(g: dict[str, Any]) -> str:
@@ -102,7 +151,8 @@ def _metric_group(g: dict[str, Any]) -> str:
             out.append(_line_svg(m.get("value") or [], (m.get("x_axis_name") or ["x"])[0],
                                  (m.get("y_axis_name") or ["y"])[0]))
         elif kind == "bar_chart":
-            out.append(_bar_svg(m.get("value") or [], m.get("x_axis_name") or []))
+            out.append(_bar_svg(m.get("value") or [], m.get("x_axis_name") or [],
+                                value_name=(m.get("y_axis_name") or [""])[0]))
     return "".join(out)
 
 
@@ -120,8 +170,21 @@ def _history(events: list[dict[str, Any]]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def render_model_card_html(card: dict[str, Any]) -> str:
-    """A self-contained HTML page for a model card."""
+def _identity(card: dict[str, Any], usecase: str | None) -> str:
+    """Which use case, model version, dataset, run and date the card belongs to (one line, first)."""
+    air = card.get("airsage", {})
+    reg, lin = air.get("registry") or {}, air.get("lineage") or {}
+    rows = {"use case": usecase or air.get("usecase"), "model version": f"{reg.get('name')} v{reg.get('version')}"
+            if reg.get("name") else None, "dataset": f"{lin.get('dataset_version')} (hash {lin.get('dataset_hash')})"
+            if lin.get("dataset_version") else None, "training run": f"MLflow run {reg.get('run_id')}"
+            if reg.get("run_id") else None, "code version": lin.get("code_version"),
+            "generated": air.get("generated_at")}
+    return ('<table class="identity">' + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>"
+                                                 for k, v in rows.items() if v) + "</table>")
+
+
+def render_model_card_html(card: dict[str, Any], *, usecase: str | None = None) -> str:
+    """A self-contained HTML page for a model card (``usecase`` defaults to the card's own record)."""
     ov = card.get("model_overview", {})
     air = card.get("airsage", {})
     status = (air.get("registry") or {}).get("approval_status") or "unknown"
@@ -135,6 +198,7 @@ def render_model_card_html(card: dict[str, Any]) -> str:
         f'<span class="muted">aliases: {_e(", ".join((air.get("registry") or {}).get("aliases") or []) or "none")} '
         f'&middot; card status {_e(air.get("model_card_status"))} '
         f'&middot; generated {_e(air.get("generated_at"))}</span></p>',
+        _identity(card, usecase),
         "<h2>Model overview</h2>", _kv_table(ov),
         "<h2>Intended uses</h2>", _kv_table(card.get("intended_uses", {})),
         "<h2>Business details</h2>", _kv_table(card.get("business_details", {})),

@@ -261,6 +261,7 @@ def build_model_card(reg, name: str, version: str | int, uc) -> dict[str, Any]:
     card = _drop_none(card)
     card["airsage"] = {
         "schema": "airsage-model-card/1",
+        "usecase": uc.name,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model_card_status": CARD_STATUS.get(status or "", "Draft"),
         "registry": {"name": name, "version": v.version, "uri": v.uri, "run_id": v.run_id,

@@ -9,7 +9,8 @@ Modules (import them directly; this package imports nothing heavy):
 * ``runner``: ``run_analysis(config, dataset, output_uri, model=...)`` writes Clarify's output layout.
 * ``report``: the self-contained ``report.html``.
 * ``neighbors``: the exact k-NN search behind FT (k-d tree or scikit-learn, whichever is faster).
-* ``gates``: ``check_bias_thresholds`` (the ClarifyCheck gate), ``analysis_config_for_usecase``.
+* ``gates``: ``analysis_config_for_usecase`` (the bias gate itself is ``airsage.training.gates``).
+* ``vocabulary``: metric names per stage, full names, meanings, ideal values (``deviation``).
 
 Deliberate differences from smclarify 0.5 / SageMaker Clarify:
 

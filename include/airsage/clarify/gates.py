@@ -1,58 +1,14 @@
-"""Bias gates (the ClarifyCheck step) and the analysis config for a use case.
+"""The analysis config of a use case's Clarify jobs.
 
-``check_bias_thresholds`` compares every facet entry of an ``analysis.json`` with a per-metric bound on
-the absolute value. DI is a ratio whose neutral value is 1, so its checked value is ``|DI - 1|``
-(``bound: 0.2`` means DI in [0.8, 1.2]). A metric that could not be computed (``value: null``) or is
-infinite fails its check: a gate must not pass on missing evidence. The findings are data; whoever
-calls this decides what a failed check means (block, flag, notify).
+The bias gate (the ClarifyCheck step: per-facet checks of an ``analysis.json`` against bounds) is
+``airsage.training.gates`` (``check_bias_thresholds`` and ``bias_gate``): one gate, used by training.
+The metric vocabulary is ``airsage.clarify.vocabulary``.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from airsage.errors import ConfigError
-
-RATIO_METRICS = {"DI": 1.0}  # metric -> neutral value
-KNOWN = {"CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "CDDL", "DPPL", "DI", "DCA", "DCR", "RD", "SD", "DAR", "DRR",
-         "AD", "CDDPL", "TE", "FT", "GE"}
-
-
-def _value(v: Any) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return {"Infinity": math.inf, "-Infinity": -math.inf}.get(v)
-    return float(v)
-
-
-def check_bias_thresholds(analysis: Mapping, max_abs: Mapping[str, float]) -> list[dict]:
-    """One check per (stage, facet entry, metric named in ``max_abs``):
-    ``{stage, metric, facet, value_or_threshold, value, checked_value, bound, passed, error?}``."""
-    unknown = sorted(set(max_abs) - KNOWN)
-    if unknown:
-        raise ConfigError(f"unknown bias metric(s) {unknown} in the bias gate", key="gates.max_bias",
-                          fix=f"Use Clarify metric names: {sorted(KNOWN)}.")
-    checks = []
-    for stage in ("pre_training_bias_metrics", "post_training_bias_metrics"):
-        block = analysis.get(stage) or {}
-        for facet, entries in (block.get("facets") or {}).items():
-            for entry in entries:
-                for m in entry.get("metrics", []):
-                    if m["name"] not in max_abs:
-                        continue
-                    bound = float(max_abs[m["name"]])
-                    value = _value(m.get("value"))
-                    checked = None if value is None else abs(value - RATIO_METRICS.get(m["name"], 0.0))
-                    check = {"stage": stage.replace("_bias_metrics", ""), "metric": m["name"], "facet": facet,
-                             "value_or_threshold": entry.get("value_or_threshold"), "value": m.get("value"),
-                             "checked_value": checked, "bound": bound,
-                             "passed": checked is not None and math.isfinite(checked) and checked <= bound}
-                    if "error" in m:
-                        check["error"] = m["error"]
-                    checks.append(check)
-    return checks
 
 
 def analysis_config_for_usecase(uc: Any, *, stage: Literal["pre", "post", "all"] = "all", shap: bool = False,

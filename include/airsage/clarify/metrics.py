@@ -29,38 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from airsage import jsonsafe
+from airsage.clarify.vocabulary import DESCRIPTIONS, POST_TRAINING, PRE_TRAINING  # noqa: F401
 from airsage.errors import ConfigError
 
 INFINITY = float("inf")
 UNIQUENESS_THRESHOLD = 0.05
 FT_DEFAULT_NEIGHBOR, FT_MIN_NEIGHBOR, FT_SAMPLES_COUNT_THRESHOLD = 5, 1, 9
-
-PRE_TRAINING = ("CDDL", "CI", "DPL", "JS", "KL", "KS", "LP", "TVD")
-POST_TRAINING = ("AD", "CDDPL", "DAR", "DCA", "DCR", "DI", "DPPL", "DRR", "FT", "GE", "RD", "SD", "TE")
-DESCRIPTIONS = {
-    "CI": "Class Imbalance (CI)",
-    "DPL": "Difference in Positive Proportions in Labels (DPL)",
-    "KL": "Kullback-Liebler Divergence (KL)",
-    "JS": "Jensen-Shannon Divergence (JS)",
-    "LP": "L-p Norm (LP)",
-    "TVD": "Total Variation Distance (TVD)",
-    "KS": "Kolmogorov-Smirnov Distance (KS)",
-    "CDDL": "Conditional Demographic Disparity in Labels (CDDL)",
-    "DPPL": "Difference in Positive Proportions in Predicted Labels (DPPL)",
-    "DI": "Disparate Impact (DI)",
-    "DCA": "Difference in Conditional Acceptance (DCA)",
-    "DCR": "Difference in Conditional Rejection (DCR)",
-    "RD": "Recall Difference (RD)",
-    "SD": "Specificity Difference (SD)",
-    "DAR": "Difference in Acceptance Rates (DAR)",
-    "DRR": "Difference in Rejection Rates (DRR)",
-    "AD": "Accuracy Difference (AD)",
-    "CDDPL": "Conditional Demographic Disparity in Predicted Labels (CDDPL)",
-    "TE": "Treatment Equality (TE)",
-    "FT": "Flip Test (FT)",
-    "GE": "Generalized Entropy (GE)",
-}
-
 
 class MetricUndefined(ValueError):
     """A metric cannot be computed on this data; becomes an error entry, never a crash."""
@@ -70,7 +45,7 @@ class MetricUndefined(ValueError):
 def inf_as_str(value: Any) -> Any:
     """smclarify's JSON convention: +-inf become the strings "Infinity" / "-Infinity"."""
     if isinstance(value, float) and math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
+        return jsonsafe.encode(value)
     return value
 
 

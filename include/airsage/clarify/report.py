@@ -12,35 +12,8 @@ from typing import Any
 
 import numpy as np
 
-# metric -> (meaning, balanced range, ideal value, "notable" deviation used to highlight a value)
-METRIC_INFO: dict[str, tuple[str, str, float, float]] = {
-    "CI": ("Is facet group d under-represented? (n_a - n_d) / n", "[-1, 1]; 0 = same size", 0.0, 0.5),
-    "DPL": ("Difference in observed positive-label rates, a minus d", "[-1, 1]; 0 = parity", 0.0, 0.1),
-    "KL": ("Kullback-Leibler divergence of the label distributions of a and d", "[0, +inf); 0 = same", 0.0, 0.1),
-    "JS": ("Jensen-Shannon divergence of the label distributions", "[0, ln 2]; 0 = same", 0.0, 0.05),
-    "LP": ("L2 distance between the label distributions", "[0, sqrt 2]; 0 = same", 0.0, 0.1),
-    "TVD": ("Total variation distance between the label distributions", "[0, 1]; 0 = same", 0.0, 0.1),
-    "KS": ("Largest gap between the label distributions", "[0, 1]; 0 = same", 0.0, 0.1),
-    "CDDL": ("Demographic disparity of labels, conditioned on the group variable", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "DPPL": ("Difference in predicted positive rates, a minus d", "[-1, 1]; 0 = parity", 0.0, 0.1),
-    "DI": ("Disparate impact: predicted positive rate of d over that of a", "[0, +inf); 1 = parity, "
-           "0.8-1.25 (four-fifths rule)", 1.0, 0.2),
-    "DCA": ("Difference in conditional acceptance (observed / predicted positives), a minus d",
-            "(-inf, +inf); 0 = none", 0.0, 0.1),
-    "DCR": ("Difference in conditional rejection (observed / predicted negatives), d minus a",
-            "(-inf, +inf); 0 = none", 0.0, 0.1),
-    "RD": ("Recall (true positive rate) difference, a minus d", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "SD": ("Specificity (true negative rate) difference, d minus a", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "DAR": ("Precision difference, a minus d", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "DRR": ("Rejection-rate (TN / predicted negatives) difference, d minus a", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "AD": ("Accuracy difference, a minus d", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "TE": ("Treatment equality: FN/FP ratio of d minus that of a", "(-inf, +inf); 0 = none", 0.0, 0.5),
-    "CDDPL": ("Demographic disparity of predictions, conditioned on the group variable", "[-1, 1]; 0 = none",
-              0.0, 0.1),
-    "FT": ("Flip test: share of d whose prediction flips under their nearest a-neighbours (positive minus "
-           "negative flips)", "[-1, 1]; 0 = none", 0.0, 0.1),
-    "GE": ("Generalized entropy of the prediction 'benefit' (facet-independent)", "[0, 0.5]; 0 = equal", 0.0, 0.1),
-}
+from airsage import jsonsafe
+from airsage.clarify.vocabulary import METRIC_INFO  # noqa: F401 (re-exported: the report's table)
 
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}h3{margin-top:1.5em}
@@ -55,11 +28,8 @@ def _esc(value: Any) -> str:
 
 
 def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {"Infinity": math.inf, "-Infinity": -math.inf}.get(value)
-    return float(value)
+    v = jsonsafe.number(value)  # Clarify's "Infinity" strings -> inf; null / NaN -> not available
+    return None if v is None or math.isnan(v) else v
 
 
 def _fmt(value: Any) -> str:

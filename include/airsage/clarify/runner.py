@@ -33,6 +33,7 @@ from airsage.errors import ConfigError, DataValidationError
 SUFFIXES = {"text/csv": (".csv",), "application/jsonlines": (".jsonl", ".jsonlines", ".json"),
             "application/x-parquet": (".parquet", ".pq")}
 FLAGGED_RECORDS = 3
+OUTPUT_KIND = "clarify"  # the kind recorded in the output's ownership marker (storage.check_output)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ class ClarifyResult:
 
 
 # =========================================================================== dataset
-def _jsonlines_frame(text: str, cfg: AnalysisConfig) -> pd.DataFrame:
+_FIX_DATA = "Correct the named line of the dataset (or remove the file) and re-run."
+
+
+def _jsonlines_frame(text: str, cfg: AnalysisConfig, source: str = "dataset") -> pd.DataFrame:
     import jmespath
 
     rows = []
@@ -61,7 +65,13 @@ def _jsonlines_frame(text: str, cfg: AnalysisConfig) -> pd.DataFrame:
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        rec = json.loads(line)
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise DataValidationError(source, [f"line {line_no}: not valid JSON ({exc})"], fix=_FIX_DATA) from None
+        except RecursionError:
+            raise DataValidationError(source, [f"line {line_no}: not valid JSON (nested too deeply)"],
+                                      fix=_FIX_DATA) from None
         feats = jmespath.search(cfg.features, rec)
         if isinstance(feats, dict):
             names, vals = list(feats), list(feats.values())
@@ -70,7 +80,7 @@ def _jsonlines_frame(text: str, cfg: AnalysisConfig) -> pd.DataFrame:
             names = list(cfg.headers[:len(vals)]) if cfg.headers and len(cfg.headers) >= len(vals) \
                 else [f"feature_{i}" for i in range(len(vals))]
         else:
-            raise DataValidationError("dataset", [f"line {line_no}: features {cfg.features!r} selects {feats!r}"],
+            raise DataValidationError(source, [f"line {line_no}: features {cfg.features!r} selects {str(feats)[:80]!r}"],
                                       fix="Point 'features' (JMESPath) at an array or object of feature values.")
         feature_names = feature_names or names
         row = dict(zip(names, vals))
@@ -93,18 +103,48 @@ def read_dataset(uri: str, cfg: AnalysisConfig) -> pd.DataFrame:
         raise DataValidationError(uri, ["no data file found"], fix=f"Put {cfg.dataset_type} files under {uri}.")
     frames = []
     for f in files:
-        data = storage.read_bytes(f)
-        if cfg.dataset_type == "text/csv":
-            frames.append(pd.read_csv(io.BytesIO(data), header=None if cfg.headers else "infer",
-                                      names=list(cfg.headers) if cfg.headers else None))
-        elif cfg.dataset_type == "application/x-parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
-            if cfg.headers and len(cfg.headers) == len(frame.columns):
-                frame.columns = list(cfg.headers)
-            frames.append(frame)
-        else:
-            frames.append(_jsonlines_frame(data.decode("utf-8"), cfg))
+        frames.append(_read_file(f, storage.read_bytes(f), cfg))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _read_file(f: str, data: bytes, cfg: AnalysisConfig) -> pd.DataFrame:
+    """One dataset file as a frame; malformed content is a DataValidationError naming the file and line."""
+    if not data.strip():
+        raise DataValidationError(f, ["the file is empty"], fix="Remove the empty file or write the data into it.")
+    if cfg.dataset_type == "application/x-parquet":
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+            raise DataValidationError(f, [f"not a readable Parquet file: {str(exc)[:200]}"], fix=_FIX_DATA) from None
+        if cfg.headers and len(cfg.headers) == len(frame.columns):
+            frame.columns = list(cfg.headers)
+        return frame
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataValidationError(f, [f"line {line}: not UTF-8 text"], fix="Save the dataset as UTF-8.") from None
+    if cfg.dataset_type != "text/csv":
+        return _jsonlines_frame(text, cfg, f)
+    import csv
+
+    width = None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:  # a ragged row is named by its line, not silently shifted or a pandas traceback
+            if not row:
+                continue
+            width = width or (len(cfg.headers) if cfg.headers else len(row))
+            if len(row) != width:
+                raise DataValidationError(f, [f"line {reader.line_num}: {len(row)} field(s), expected {width}"],
+                                          fix=_FIX_DATA)
+    except csv.Error as exc:
+        raise DataValidationError(f, [f"line {reader.line_num}: not valid CSV ({exc})"], fix=_FIX_DATA) from None
+    try:
+        return pd.read_csv(io.StringIO(text), header=None if cfg.headers else "infer",
+                           names=list(cfg.headers) if cfg.headers else None)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataValidationError(f, [f"not valid CSV: {str(exc)[:200]}"], fix=_FIX_DATA) from None
 
 
 def resolve(df: pd.DataFrame, ref: str | int | None, key: str) -> str | None:
@@ -181,8 +221,13 @@ def _notable(analysis: dict) -> tuple[str, ...]:
 
 
 def run_analysis(config: dict | AnalysisConfig, dataset: pd.DataFrame | str, output_uri: str, *,
-                 model: Any = None, max_shap_rows: int | None = None, seed: int = 0) -> ClarifyResult:
+                 model: Any = None, max_shap_rows: int | None = None, seed: int = 0, force: bool = False,
+                 inputs: tuple[str, ...] = ()) -> ClarifyResult:
     """Run the configured bias and explainability analyses and publish Clarify's output files.
+
+    The output goes through ``storage.atomic_dir`` (checked first, before the dataset is read): it may
+    not be, contain or lie inside the dataset (a URI) or any of ``inputs``, and replaces only a folder
+    Airsage published as Clarify output (``force``: foreign content is moved aside, never deleted).
 
     ``model``: an object with ``predict_proba(df) -> ndarray`` (positive-class probability) and optionally
     ``booster`` (xgboost.Booster), ``encode(df)`` and ``feature_names`` (``airsage.model.ModelBundle``);
@@ -190,6 +235,8 @@ def run_analysis(config: dict | AnalysisConfig, dataset: pd.DataFrame | str, out
     a seeded random sample of at most that many records (kept in input order) instead of all of them.
     """
     cfg = AnalysisConfig.parse(config)
+    inputs = tuple(str(i) for i in (*inputs, *((dataset,) if isinstance(dataset, str) else ())) if i)
+    storage.check_output(output_uri, inputs=inputs, force=force, kind=OUTPUT_KIND)
     if isinstance(dataset, str):
         df = read_dataset(dataset, cfg)
     elif isinstance(dataset, pd.DataFrame):
@@ -252,7 +299,7 @@ def run_analysis(config: dict | AnalysisConfig, dataset: pd.DataFrame | str, out
         feature_values = explain_mod.model_inputs(model, sub, feature_cols)[0] if len(sub) else None
 
     files = ["analysis.json"]
-    with storage.atomic_dir(output_uri) as stage:
+    with storage.atomic_dir(output_uri, inputs=inputs, force=force, kind=OUTPUT_KIND) as stage:
         (stage / "analysis.json").write_text(json.dumps(analysis, indent=2, allow_nan=False) + "\n")
         if local_frame is not None and cfg.shap.save_local_shap_values:
             (stage / "explanations_shap").mkdir()

@@ -9,13 +9,17 @@ import abc
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from airsage.errors import JobFailedError
 
 JobKind = Literal["train", "tune", "transform", "clarify", "monitor"]
+#: every job kind, once: SageMaker's training contract (train, tune), batch transform, processing
+JOB_KINDS: tuple[str, ...] = ("train", "tune", "transform", "clarify", "monitor")
+TRAINING_KINDS = frozenset({"train", "tune"})
+PROCESSING_KINDS = frozenset({"clarify", "monitor"})
 NON_TERMINAL = frozenset({"InProgress", "Stopping"})
 FAILED = frozenset({"Failed", "Stopped"})
 MAX_NAME = 63  # SageMaker's limit for job names
@@ -99,9 +103,21 @@ class JobStatus:
 
 
 class ComputeBackend(abc.ABC):
-    """Runs ``JobSpec``s. ``submit`` is idempotent by job name; ``status`` never blocks."""
+    """Runs ``JobSpec``s. ``submit`` is idempotent by job name; ``status`` never blocks.
+
+    Everything the Airflow operator uses is declared here: ``from_usecase`` (the one constructor the
+    use case's ``compute.<job>.backend`` goes through), ``submit`` / ``status`` / ``stop`` / ``wait``,
+    ``handle_for`` (the handle of a spec's job, to resume after a deferral), ``log_tail`` and
+    ``deferral`` (``None``: the task polls; else the amazon provider's ``SageMakerTrigger`` arguments).
+    """
 
     name: str = "abstract"
+
+    @classmethod
+    def from_usecase(cls, uc, job: str, *, clients: Callable[[str], Any] | None = None) -> "ComputeBackend":
+        """The backend for one of the use case's jobs. ``clients(service)`` makes AWS clients (backends that
+        call no AWS API ignore it)."""
+        return cls()
 
     @abc.abstractmethod
     def submit(self, spec: JobSpec) -> JobHandle: ...
@@ -111,6 +127,19 @@ class ComputeBackend(abc.ABC):
 
     @abc.abstractmethod
     def stop(self, handle: JobHandle) -> None: ...
+
+    def handle_for(self, spec: JobSpec) -> JobHandle:
+        """The handle of ``spec``'s job (its deterministic name), without submitting anything."""
+        return JobHandle(backend=self.name, name=spec.name, kind=spec.kind)
+
+    def log_tail(self, handle: JobHandle, lines: int = 40) -> str:
+        """The last lines of the job's log, when the backend keeps one ('' otherwise)."""
+        return ""
+
+    def deferral(self, handle: JobHandle, spec: JobSpec) -> dict[str, Any] | None:
+        """How an Airflow task may wait without a worker slot: ``None`` (poll), or the keyword arguments of
+        the amazon provider's ``SageMakerTrigger`` (``waiter_delay`` and ``waiter_max_attempts`` included)."""
+        return None
 
     def wait(self, handle: JobHandle, *, poll_s: float = 2.0, timeout_s: float | None = None,
              on_poll=None) -> JobStatus:

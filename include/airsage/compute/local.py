@@ -19,10 +19,7 @@ import time
 from pathlib import Path
 
 from airsage import storage
-from airsage.compute.base import ComputeBackend, JobHandle, JobSpec, JobStatus
-
-PROCESSING_KINDS = {"clarify", "monitor"}
-TRAINING_KINDS = {"train", "tune"}
+from airsage.compute.base import PROCESSING_KINDS, TRAINING_KINDS, ComputeBackend, JobHandle, JobSpec, JobStatus
 
 
 class LocalBackend(ComputeBackend):
@@ -30,9 +27,9 @@ class LocalBackend(ComputeBackend):
 
     def __init__(self, jobs_dir: str | os.PathLike | None = None, python: str | None = None):
         if jobs_dir is None:
-            from airsage.config import load_settings
+            from airsage import layout
 
-            jobs_dir = load_settings().jobs_dir
+            jobs_dir = layout.jobs_dir()
         self.jobs_dir = Path(jobs_dir)
         self.python = python or sys.executable
 
@@ -120,13 +117,26 @@ def _materialize(uri: str, dest: Path) -> None:
         return
     src = Path(storage.normalize(uri))
     if src.is_file():
-        os.symlink(src, dest / src.name)
+        _link_or_copy(src, dest / src.name)
     elif src.is_dir():
         for child in src.iterdir():
-            if not child.name.startswith((".", "_")):
-                os.symlink(child, dest / child.name)
+            if child.name.startswith((".", "_")):
+                continue
+            if child.is_dir():
+                shutil.copytree(child, dest / child.name, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(child, dest / child.name)
     else:
         raise FileNotFoundError(f"input {uri} does not exist")
+
+
+def _link_or_copy(src, dst) -> None:
+    """A hard link (no copy, and a regular file to readers that refuse symbolic links leading out of the
+    directory they list), else a copy (another file system)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _contract_env(spec: JobSpec, opt_ml: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from airsage.compute.base import ComputeBackend, JobHandle, JobSpec, JobStatus
@@ -122,8 +123,11 @@ class SageMakerBackend(ComputeBackend):
         self._sourcedir_uri: str | None = None
 
     @classmethod
-    def from_usecase(cls, uc, job: str, *, client: Any = None, s3_client: Any = None) -> "SageMakerBackend":
-        """The backend for one of the use case's jobs (``train``, ``tune``, ``transform``, ``clarify``, ``monitor``)."""
+    def from_usecase(cls, uc, job: str, *, clients: Callable[[str], Any] | None = None, client: Any = None,
+                     s3_client: Any = None) -> "SageMakerBackend":
+        """The backend for one of the use case's jobs (``train``, ``tune``, ``transform``, ``clarify``, ``monitor``).
+        ``clients(service)`` makes the SageMaker and S3 clients (e.g. from an Airflow AWS connection); explicit
+        ``client`` / ``s3_client`` win; without either, boto3's default chain is used on first call."""
         if job not in ComputeSpec.model_fields:
             raise ConfigError(f"unknown job {job!r}", key="compute", source=uc.source,
                               fix=f"Use one of {sorted(ComputeSpec.model_fields)}.")
@@ -132,6 +136,9 @@ class SageMakerBackend(ComputeBackend):
             if not getattr(sm, key):
                 raise ConfigError(f"sagemaker.{key} is not set", key=f"sagemaker.{key}", source=uc.source,
                                   fix="Fill in the sagemaker: section (README: Running on SageMaker).")
+        if clients is not None:
+            client = client if client is not None else clients("sagemaker")
+            s3_client = s3_client if s3_client is not None else clients("s3")
         return cls(sm, getattr(uc.compute, job), client=client, s3_client=s3_client, usecase=uc.name)
 
     # ------------------------------------------------------------------ clients
@@ -178,6 +185,7 @@ class SageMakerBackend(ComputeBackend):
                               sourcedir_uri=sourcedir_uri, usecase=self.usecase)
 
     def handle_for(self, spec: JobSpec, arn: str | None = None) -> JobHandle:
+        """The handle under the name SageMaker knows (tuning jobs have a shorter physical name)."""
         name = physical_name(spec)
         return JobHandle(backend=self.name, name=name, kind=spec.kind, arn=arn,
                          console_url=console_url(self.settings.region, spec.kind, name))
@@ -321,6 +329,13 @@ class SageMakerBackend(ComputeBackend):
         self._call(STOP[handle.kind], **{key: handle.name})
 
     # ------------------------------------------------------------------ for the Airflow operator
+    def deferral(self, handle: JobHandle, spec: JobSpec) -> dict[str, Any]:
+        """``SageMakerTrigger`` arguments: polled every ``sagemaker.poll_interval_s``, for at most the job's
+        ``max_runtime_s`` (default one day) plus a few polls."""
+        delay = int(self.settings.poll_interval_s)
+        max_runtime = int(spec.resources.get("max_runtime_s") or 86400)
+        return {**self.trigger_kwargs(handle), "waiter_delay": delay, "waiter_max_attempts": max_runtime // delay + 10}
+
     def trigger_kwargs(self, handle: JobHandle) -> dict[str, Any]:
         """Keyword arguments for ``airflow.providers.amazon.aws.triggers.sagemaker.SageMakerTrigger``."""
         return {"job_name": handle.name, "job_type": TRIGGER_JOB_TYPES[handle.kind],

@@ -35,20 +35,20 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airsage.compute.base import JobSpec, JobStatus, job_name
+from airsage.compute.base import JOB_KINDS, PROCESSING_KINDS, TRAINING_KINDS, JobSpec, JobStatus, job_name
 from airsage.compute.packaging import INFERENCE_PROGRAM, MODEL_CODE_DIR, SOURCEDIR_NAME, TRAIN_PROGRAM
 from airsage.compute.sagemaker_images import clarify_image_uri, model_monitor_image_uri, xgboost_image_uri
 from airsage.config import JobCompute, SageMakerSpec
 from airsage.errors import ConfigError
 
 # ----------------------------------------------------------------------------- vocabulary
-TRAINING_KINDS = frozenset({"train", "tune"})
-PROCESSING_KINDS = frozenset({"clarify", "monitor"})
 TRIGGER_JOB_TYPES = {"train": "training", "tune": "tuning", "transform": "transform",
                      "clarify": "processing", "monitor": "processing"}
 CREATE_OPERATION = {"train": "CreateTrainingJob", "tune": "CreateHyperParameterTuningJob",
                     "transform": "CreateTransformJob", "clarify": "CreateProcessingJob",
                     "monitor": "CreateProcessingJob"}
+if set(TRIGGER_JOB_TYPES) != set(JOB_KINDS) or set(CREATE_OPERATION) != set(JOB_KINDS):  # pragma: no cover
+    raise ImportError(f"the SageMaker tables must name every job kind {JOB_KINDS}")
 MAX_TUNING_NAME = 32  # HyperParameterTuningJobName is at most 32 characters
 DIGEST_ENV = "AIRSAGE_SPEC_DIGEST"
 
@@ -428,8 +428,9 @@ def transform_request(spec: JobSpec, sm: SageMakerSpec, compute: JobCompute,
     Keys (``TransformSpec`` names): ``content_type``, ``split_type``, ``batch_strategy``,
     ``max_payload_mb``, ``input_filter``, ``join_source``, ``output_filter``, ``assemble_with``,
     ``capture``; optional ``accept``, ``capture_uri``, ``max_concurrent_transforms``,
-    ``invocations_timeout_s``, ``invocations_max_retries``. SageMaker's own rules (reference g) are
-    checked here so a bad combination is a ``ConfigError`` before anything is created.
+    ``invocations_timeout_s``, ``invocations_max_retries``. SageMaker's own rules for these settings (CreateTransformJob API reference: the
+    SplitType / BatchStrategy / AssembleWith combinations, MaxPayloadInMB 0..100, JSONPath filters of at
+    most 63 characters) are checked here so a bad combination is a ``ConfigError`` before anything is created.
 
     ``application/x-parquet``: whole files. ``SplitType None`` (no BatchStrategy), ``AssembleWith
     None``, ``Accept application/x-parquet``, DataProcessing ``$`` / ``None`` / ``$`` (the container
@@ -626,7 +627,9 @@ def _dataset_format(p: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _monitor_inputs_env(spec: JobSpec) -> tuple[list[dict], dict[str, str]]:
-    """Model Monitor analyzer wiring (reference b.1): a baseline run without baseline inputs, a check with them."""
+    """Model Monitor analyzer wiring (the sagemaker-model-monitor-analyzer container's documented inputs:
+    ``baseline_constraints`` / ``baseline_statistics`` environment and channels): a baseline run without
+    baseline inputs, a check with them."""
     p = spec.parameters
     given = dict(spec.inputs)
     if MONITOR_BASELINE_INPUT in given and "dataset" not in given:

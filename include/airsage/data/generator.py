@@ -12,6 +12,16 @@ Knobs:
   (an unseen ``loan_purpose`` value and an unseen ``region``), ``missing`` (missing values in several
   numeric columns), scaled by ``drift_strength``.
 * label delay: ``label_available_at`` = event time + ``label_delay_days`` (delayed ground truth).
+* ``fairness_shift`` (default 0, off): a fairness regression for the facet group ``sex = female``:
+  the group's credit scores drop by ``80 * fairness_shift`` points and its default log-odds rise by
+  ``fairness_shift``, so a fixed model scores the group higher (its predicted positive rate moves:
+  DPPL, DI) and the observed labels follow (the label-based post-training metrics move too).
+* ``attribution_shift`` (default 0, off): a different feature starts driving the label: the spread of
+  ``credit_score`` (the example model's strongest input) shrinks by ``90 % * attribution_shift`` and its
+  weight in the label by ``attribution_shift``, while ``num_inquiries_6m`` grows (Poisson mean
+  ``1.2 + 6 * attribution_shift``) and weighs ``0.15 + 0.6 * attribution_shift``; a fixed model's
+  attributions then rank the features differently (feature-attribution drift).
+The knobs change no random draw: with them at 0 the data is identical to the data without them.
 """
 from __future__ import annotations
 
@@ -58,6 +68,8 @@ def generate(
     drift_strength: float = 1.0,
     label_delay_days: int = 0,
     id_prefix: str = "app",
+    fairness_shift: float = 0.0,
+    attribution_shift: float = 0.0,
 ) -> pd.DataFrame:
     """``n`` applications dated ``day`` (default 2026-11-01). Deterministic in (seed, day, chunk)."""
     if drift not in ("none", "shift", "new_category", "missing"):
@@ -65,6 +77,9 @@ def generate(
     day = dt.date.fromisoformat(str(day)) if day is not None else dt.date(2026, 11, 1)
     rng = np.random.default_rng([seed, day.toordinal(), chunk])
     s = float(drift_strength) if drift == "shift" else 0.0
+    fs, at = float(fairness_shift), float(attribution_shift)
+    if not (0.0 <= at <= 1.0):
+        raise ValueError(f"attribution_shift {attribution_shift} is outside [0, 1]")
 
     sex = np.where(rng.random(n) < 0.48, "female", "male")
     age = np.clip(np.round(18 + rng.gamma(4.0, 6.5, n)), 18, 85)
@@ -80,7 +95,8 @@ def generate(
     income = rng.lognormal(10.9 - 0.35 * s, 0.45, n)
     employment_years = np.clip(rng.gamma(2.0, 3.0, n) * (age - 17) / 30, 0, 45)
     credit_history_months = np.clip((age - 18) * 12 * rng.beta(3, 2, n), 0, None)
-    credit_score = np.clip(rng.normal(680 - 45 * s, 70, n) + 0.08 * credit_history_months, 300, 850)
+    credit_score = np.clip(rng.normal(680 - 45 * s, 70 * (1 - 0.9 * at), n) + 0.08 * credit_history_months
+                           - 80 * fs * (sex == "female"), 300, 850)
     loan_amount = np.round(np.clip(rng.lognormal(9.6, 0.7, n), 1000, 150000), 2)
     loan_term_months = rng.choice([12, 24, 36, 48, 60, 72], n)
     interest_rate = np.clip(0.04 + (850 - credit_score) / 2500 + rng.normal(0, 0.01, n), 0.02, 0.35)
@@ -90,7 +106,7 @@ def generate(
     num_open_accounts = rng.poisson(5, n)
     num_delinquencies_2y = rng.poisson(np.clip(0.3 + (700 - credit_score) / 300, 0.05, 3))
     months_since_last_delinquency = np.where(num_delinquencies_2y > 0, rng.integers(0, 24, n), 120)
-    num_inquiries_6m = rng.poisson(1.2 + s, n)
+    num_inquiries_6m = rng.poisson(1.2 + s + 6 * at, n)
     savings_balance = np.round(rng.lognormal(8.0, 1.2, n) * (income / 60000), 2)
     checking_balance = np.round(rng.lognormal(7.0, 1.0, n), 2)
     monthly_expenses = np.round(income / 12 * rng.beta(5, 4, n), 2)
@@ -110,12 +126,12 @@ def generate(
 
     logit = (
         -2.2
-        + 1.6 * (650 - credit_score) / 100
+        + 1.6 * (1 - at) * (650 - credit_score) / 100
         + 1.2 * np.clip(debt_to_income, 0, 2)
         + 1.1 * (revolving_utilization - 0.35)
         + 0.35 * num_delinquencies_2y
         + 0.25 * num_late_payments_12m
-        + 0.15 * num_inquiries_6m
+        + (0.15 + 0.6 * at) * num_inquiries_6m
         + 2.5 * np.clip(payment_to_income, 0, 1)
         - 0.35 * np.log1p(savings_balance / 1000)
         - 0.03 * employment_years
@@ -123,6 +139,7 @@ def generate(
         + 0.25 * (cats["loan_purpose"] == "business")
         - 0.2 * (cats["housing_status"] == "own")
         + bias_strength * ((sex == "female").astype(float) + (age_group == "18-25").astype(float))
+        + fs * (sex == "female")
     )
     label = (rng.random(n) < _sigmoid(logit)).astype(np.int64)
 

@@ -17,7 +17,9 @@ Paths (``<opt_ml>`` = ``$AIRSAGE_OPT_ML`` or ``/opt/ml``), as in the prebuilt an
 * output:           ``$output_path`` or ``<opt_ml>/processing/output``: ``statistics.json``,
   ``constraints.json`` (baselining) or ``constraint_violations.json`` (analysis), plus Airsage's
   ``drift.json``, ``summary.json``, ``quality.json`` (the per-feature checks, so that the caller can
-  rebuild the report: ``DataMonitorReport.read``) and ``report.html`` for data-quality analyses.
+  rebuild the report: ``DataMonitorReport.read``) and ``report.html`` for data-quality analyses; with
+  their inputs also ``bias_drift/`` and ``feature_attribution_drift/`` (``analysis.json`` +
+  ``constraint_violations.json`` each; ``clarify_monitors.read_results`` reads them back).
 
 Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
 
@@ -27,8 +29,8 @@ Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
                                               constraints file exists, else ``suggest-baseline``.
 ``analysis_type``                             ``DATA_QUALITY`` (default) | ``MODEL_QUALITY`` |
                                               ``MODEL_BIAS`` | ``MODEL_EXPLAINABILITY``
-``dataset_format``                            ``{"parquet":{}}`` (default) | ``{"csv":{"header":true}}`` |
-                                              ``{"json":{"line":true}}``
+``dataset_format``                            ``{"parquet":{}}`` (default) | ``{"csv":{"header":true|false}}``
+                                              (false: read with the baseline's columns) | ``{"json":{"line":true}}``
 ``problem_type``                              ``BinaryClassification`` (the only one supported)
 ``ground_truth_attribute``                    label column (default ``ground_truth``)
 ``probability_attribute``                     score column (default ``score``)
@@ -45,7 +47,16 @@ Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
                                               ``constraints.json`` (default: the use case's, else Robust)
 ``AIRSAGE_MONITOR_COMPARISON_THRESHOLD``      baselining: the distribution-distance threshold (default:
                                               the use case's ``monitor.comparison_threshold``, else 0.1)
-``AIRSAGE_MONITOR_BIAS_BOUNDS``               JSON ``{"metric": max |value - ideal|}`` (bias drift)
+``AIRSAGE_MONITOR_COLUMNS``                   JSON list: the columns of a headerless CSV (default: baseline's)
+``AIRSAGE_MONITOR_BIAS_BOUNDS``               JSON ``{"metric": max |value - ideal|}`` (else ``gates.max_bias``)
+``AIRSAGE_MONITOR_CLARIFY_MONITORS``          ``auto`` (each Clarify-based monitor whose inputs are there) |
+                                              ``none`` | ``bias`` | ``attribution`` | ``bias,attribution``
+``AIRSAGE_MONITOR_CLARIFY_BASELINE``          the version's Clarify analysis.json (or channel ``clarify_baseline``)
+``AIRSAGE_MONITOR_BIAS_CONFIG``               Clarify analysis_config JSON: label, facets (or channel
+                                              ``bias_config``; else from ``AIRSAGE_USECASE``)
+``AIRSAGE_MONITOR_MODEL``                     model artifact for attribution drift (or channel ``model``)
+``AIRSAGE_MONITOR_SHAP_SAMPLE`` / ``_SEED``   TreeSHAP sample rows (default 2000) / seed (0)
+``AIRSAGE_MONITOR_NDCG_THRESHOLD``            attribution-drift threshold (default 0.9)
 ``AIRSAGE_MONITOR_GROUND_TRUTH_OFFSETS``      ``start_h,end_h`` for a ``groundtruth`` input joined by
 ``AIRSAGE_MONITOR_INFERENCE_ID``              this id column (default ``inference_id``)
 ============================================  ===========================================================
@@ -207,21 +218,38 @@ def excluded_columns() -> list[str]:
 
 
 # =========================================================================== reading
-def dataset_format() -> str:
+def _format() -> tuple[str, dict[str, Any]]:
     fmt = _json_env("dataset_format", {"parquet": {}})
     kind = next(iter(fmt)) if isinstance(fmt, dict) and fmt else "parquet"
     if kind not in ("parquet", "csv", "json"):
         raise ConfigError(f"dataset_format {fmt!r} is not supported", key="dataset_format",
                           fix='Use {"parquet":{}}, {"csv":{"header":true}} or {"json":{"line":true}}.')
-    if kind == "csv" and not (fmt["csv"] or {}).get("header", True):
-        raise ConfigError("CSV without a header row is not supported", key="dataset_format",
-                          fix='Write the header row and use {"csv":{"header":true}}.')
-    return kind
+    options = fmt.get(kind) if isinstance(fmt, dict) else None
+    return kind, options if isinstance(options, dict) else {}
 
 
-def open_dataset(path: Path) -> Any:
-    """Parquet as a path (streamed row group by row group); CSV / JSON lines as a chunk iterator."""
-    kind = dataset_format()
+def csv_columns(expected: list[str] | None = None) -> list[str] | None:
+    """The column names for a headerless CSV: ``AIRSAGE_MONITOR_COLUMNS`` (JSON list), else ``expected``
+    (the baseline's columns, in its order), else ``None`` (Model Monitor's ``_c0, _c1, ...``)."""
+    explicit = _json_env("AIRSAGE_MONITOR_COLUMNS")
+    if explicit is not None:
+        if not isinstance(explicit, list) or not all(isinstance(c, str) for c in explicit):
+            raise ConfigError("AIRSAGE_MONITOR_COLUMNS must be a JSON list of column names",
+                              key="AIRSAGE_MONITOR_COLUMNS", fix='Pass e.g. ["age", "income", "score"].')
+        return explicit
+    return expected
+
+
+def open_dataset(path: Path, expected_columns: list[str] | None = None) -> Any:
+    """Parquet as a path (streamed row group by row group); CSV / JSON lines as a chunk iterator.
+
+    ``expected_columns``: the baseline's columns, in order. A CSV with ``header: true`` must name
+    them in its first row (else it is refused); a CSV with ``header: false`` (Model Monitor's default
+    for CSV) is read with them as its column names."""
+    kind, options = _format()
+    if not path.exists():
+        raise DataValidationError(str(path), ["the dataset does not exist"],
+                                  fix="Check the job's dataset input (dataset_source or the 'dataset' channel).")
     if kind == "parquet":
         return str(path)
     suffixes = (".csv",) if kind == "csv" else (".json", ".jsonl")
@@ -229,32 +257,42 @@ def open_dataset(path: Path) -> Any:
                                                  and not p.name.startswith((".", "_")))
     if not files:
         raise DataValidationError(str(path), [f"no {kind} files found"], fix="Check the processing input's S3 prefix.")
-    return _text_chunks(files, kind)
+    from airsage.monitor import _data
+
+    if kind == "json":
+        return _data.json_lines_chunks([str(f) for f in files], chunk_rows=CHUNK_ROWS)
+    header = bool(options.get("header", True))
+    return _data.csv_chunks([str(f) for f in files], header=header, chunk_rows=CHUNK_ROWS,
+                            columns=expected_columns if header else csv_columns(expected_columns))
 
 
-def _text_chunks(files: list[Path], kind: str):
-    import pandas as pd
-
-    for f in files:
-        reader = (pd.read_csv(f, chunksize=CHUNK_ROWS) if kind == "csv"
-                  else pd.read_json(f, lines=True, chunksize=CHUNK_ROWS))
-        with reader:
-            yield from reader
-
-
-def _frame(data: Any):
+def _frame(data: Any, columns: list[str] | None = None):
+    """``data`` as one frame (only ``columns`` are decoded from Parquet)."""
     import pandas as pd
 
     from airsage.monitor import _data
 
-    return pd.concat([c if isinstance(c, pd.DataFrame) else c.to_pandas() for c in _data.iter_chunks(data)],
-                     ignore_index=True)
+    chunks = [c if isinstance(c, pd.DataFrame) else c.to_pandas() for c in _data.iter_chunks(data, columns=columns)]
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=columns or [])
+
+
+def read_json_file(path: Path, what: str, fix: str) -> Any:
+    from airsage.monitor._data import read_json_file as read
+
+    return read(path / "analysis.json" if path.is_dir() else path, what, fix)
 
 
 def _analysis_json(path: Path) -> dict[str, Any]:
-    if path.is_dir():
-        path = path / "analysis.json"
-    return json.loads(path.read_text())
+    return read_json_file(path, "Clarify analysis", "Point it at the analysis.json a Clarify job wrote.")
+
+
+_BASELINE_FIX = ("Re-create the baseline (monitor job in suggest-baseline mode, or `airsage monitor suggest-baseline`) "
+                 "and point baseline_statistics / baseline_constraints at its files.")
+
+
+def _baseline_columns(statistics: dict[str, Any], constraints: dict[str, Any]) -> list[str]:
+    feats = constraints.get("features") or statistics.get("features") or []
+    return [f["name"] for f in feats if isinstance(f, dict) and "name" in f]
 
 
 # =========================================================================== jobs
@@ -292,28 +330,39 @@ def analyze_job(analysis_type: str, out: str) -> dict[str, Any]:
         from airsage.monitor.data_monitor import monitor_data
         from airsage.monitor.report import render_report, write_report
 
-        statistics, constraints = json.loads(stats_path.read_text()), json.loads(cons_path.read_text())
+        statistics = read_json_file(stats_path, "baseline statistics", _BASELINE_FIX)
+        constraints = read_json_file(cons_path, "baseline constraints", _BASELINE_FIX)
         score_stats_path = score_statistics_path()
         result = monitor_data(
-            open_dataset(dataset_dir()), statistics, constraints, weights=_weights(),
+            open_dataset(dataset_dir(), _baseline_columns(statistics, constraints)), statistics, constraints,
+            weights=_weights(),
             thresholds=_drift.DriftThresholds(**(_json_env("AIRSAGE_MONITOR_THRESHOLDS", {}) or {})),
             exclude_columns=excluded_columns(), score_column=_env("AIRSAGE_MONITOR_SCORE_COLUMN"),
-            score_statistics=json.loads(score_stats_path.read_text()) if score_stats_path else None)
+            score_statistics=read_json_file(score_stats_path, "score statistics", _BASELINE_FIX)
+            if score_stats_path else None)
         result.write_job_outputs(out)
         write_report(storage.join(out, "report.html"), render_report(result, subtitle=str(dataset_dir())))
-        return {"mode": "analyze", "analysis_type": analysis_type, **result.summary()}
+        clarify = run_clarify_monitors(out, subfolders=True)
+        summary = {"mode": "analyze", "analysis_type": analysis_type, **result.summary(), **clarify}
+        if any(v.get("alert") for v in clarify.values()):
+            summary["alert"] = True
+        return summary
     if analysis_type == "MODEL_QUALITY":
         from airsage.monitor.model_quality import check_model_quality, violations_json
 
         frame = _join_labels(_frame(open_dataset(dataset_dir())))
         stats = _model_quality_metrics(frame)
-        violations = check_model_quality(stats, json.loads(cons_path.read_text()))
+        violations = check_model_quality(stats, read_json_file(cons_path, "model-quality constraints", _BASELINE_FIX))
         storage.write_json(storage.join(out, "statistics.json"), stats)
         storage.write_json(storage.join(out, "constraint_violations.json"), violations_json(violations))
         return {"mode": "analyze", "analysis_type": analysis_type, "n_violations": len(violations),
                 "item_count": stats["dataset"]["item_count"]}
     from airsage.monitor import bias_drift
 
+    if not _holds_analysis(dataset_dir()):  # the partition itself: compute its analysis, then compare
+        kind = "bias" if analysis_type == "MODEL_BIAS" else "attribution"
+        return {"mode": "analyze", "analysis_type": analysis_type,
+                **run_clarify_monitors(out, subfolders=False, only=kind)}
     current, baseline = _analysis_json(dataset_dir()), _analysis_json(cons_path)
     if analysis_type == "MODEL_BIAS":
         rep = bias_drift.check_bias_drift(current, baseline, bounds=_json_env("AIRSAGE_MONITOR_BIAS_BOUNDS"))
@@ -321,6 +370,80 @@ def analyze_job(analysis_type: str, out: str) -> dict[str, Any]:
         rep = bias_drift.check_attribution_drift(current, baseline)
     storage.write_json(storage.join(out, "constraint_violations.json"), rep.violations_json())
     return {"mode": "analyze", "analysis_type": analysis_type, **rep.to_dict()}
+
+
+# =========================================================================== Clarify-based monitors
+def _holds_analysis(path: Path) -> bool:
+    return (path.is_file() and path.suffix == ".json") or (path.is_dir() and (path / "analysis.json").is_file())
+
+
+def clarify_baseline_path() -> Path | None:
+    """The version's baseline Clarify ``analysis.json``: ``$AIRSAGE_MONITOR_CLARIFY_BASELINE`` or the
+    ``clarify_baseline`` input channel (for MODEL_BIAS / MODEL_EXPLAINABILITY jobs also
+    ``baseline_constraints``, which is how SageMaker's Clarify-based monitors name it)."""
+    explicit = _env("AIRSAGE_MONITOR_CLARIFY_BASELINE")
+    return Path(explicit) if explicit else _channel_file("clarify_baseline", "analysis.json")
+
+
+def bias_config() -> dict[str, Any] | None:
+    """Clarify's analysis_config (label, label_values_or_threshold, facet, group_variable,
+    probability_threshold, methods): ``$AIRSAGE_MONITOR_BIAS_CONFIG`` (JSON), the ``bias_config`` input
+    channel, else the use case's (``AIRSAGE_USECASE``)."""
+    raw = _json_env("AIRSAGE_MONITOR_BIAS_CONFIG")
+    if raw is not None:
+        return raw
+    path = _channel_file("bias_config", "analysis_config.json")
+    if path is not None:
+        return read_json_file(path, "bias configuration", "Write Clarify's analysis_config.json into the channel.")
+    uc = _usecase()
+    if uc is not None and uc.schema_.facets:
+        from airsage.clarify.gates import analysis_config_for_usecase
+
+        return analysis_config_for_usecase(uc, stage="post")
+    return None
+
+
+def model_path() -> Path | None:
+    """The model artifact (directory or model.tar.gz): ``$AIRSAGE_MONITOR_MODEL`` or the ``model`` channel."""
+    explicit = _env("AIRSAGE_MONITOR_MODEL")
+    if explicit:
+        return Path(explicit)
+    d = contract.processing_input("model")
+    return d if d.exists() and any(d.iterdir()) else None
+
+
+def _partition(columns: list[str] | None):
+    """The scored partition as one frame (only ``columns`` decoded), ground truth joined."""
+    return _join_labels(_frame(open_dataset(dataset_dir()), columns))
+
+
+def run_clarify_monitors(out: str, *, subfolders: bool, only: str | None = None) -> dict[str, Any]:
+    """Bias drift and feature-attribution drift of the partition when the job has their inputs
+    (``clarify_monitors.run_monitors``); ``only``: that one monitor, its inputs required."""
+    from airsage.monitor import clarify_monitors as cm
+
+    base_path = clarify_baseline_path() or (baseline_paths()[1] if only else None)
+    return cm.run_monitors(
+        out, load_partition=_partition, baseline=_analysis_json(base_path) if base_path else None,
+        wanted=cm.wanted_monitors(_env("AIRSAGE_MONITOR_CLARIFY_MONITORS", "auto"), only),
+        bias_config=bias_config, model_uri=model_path, bounds=bias_bounds(), subfolders=subfolders, only=only,
+        score_column=_env("AIRSAGE_MONITOR_SCORE_COLUMN") or _env("probability_attribute", "score"),
+        ground_truth_column=_env("ground_truth_attribute", "ground_truth"),
+        extra_columns=[_env("AIRSAGE_MONITOR_INFERENCE_ID", "inference_id"), "captured_at"],
+        shap_sample=int(_env("AIRSAGE_MONITOR_SHAP_SAMPLE", str(cm.DEFAULT_SHAP_SAMPLE))),
+        seed=int(_env("AIRSAGE_MONITOR_SHAP_SEED", "0")),
+        ndcg_threshold=float(_env("AIRSAGE_MONITOR_NDCG_THRESHOLD", "0.9")))
+
+
+def bias_bounds() -> dict[str, float] | None:
+    """Largest allowed ``|value - ideal|`` per bias metric: ``$AIRSAGE_MONITOR_BIAS_BOUNDS``, else the use
+    case's ``gates.max_bias``. Without a bound a metric follows Clarify's rule (no farther from the ideal
+    than the baseline value), which sampling noise alone breaks about every other night."""
+    explicit = _json_env("AIRSAGE_MONITOR_BIAS_BOUNDS")
+    if explicit is not None:
+        return explicit
+    uc = _usecase()
+    return dict(uc.gates.max_bias) if uc is not None and uc.gates.max_bias else None
 
 
 def _weights() -> dict[str, float] | None:

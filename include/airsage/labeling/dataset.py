@@ -31,7 +31,7 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airsage import storage
+from airsage import identifiers, storage
 from airsage.errors import ConfigError, DataValidationError, StorageError
 from airsage.labeling.records import label_domain
 
@@ -45,6 +45,7 @@ FORMAT = "airsage-dataset/1"
 DATA_FILE, MANIFEST_FILE, VALIDATION_FILE, LATEST_FILE = "data.parquet", "manifest.json", "validation.html", "latest.json"
 LABEL_META_COLUMNS = ["label_confidence", "label_source", "human_annotated", "labeling_job", "label_flag"]
 VERSION_RE = re.compile(r"^ds-[0-9a-f]{12}$")
+OUTPUT_KIND = "dataset"  # the kind in a dataset directory's ownership marker (storage.check_output)
 
 
 # ============================================================================= columns
@@ -184,7 +185,9 @@ def datasets_root(uc: "UseCase", output_root: str | None = None) -> str:
 
 
 def dataset_uri(uc: "UseCase", version: str, output_root: str | None = None) -> str:
-    return storage.join(datasets_root(uc, output_root), version)
+    """``<datasets root>/<version>``; ``version`` must be ``ds-<12 hex>`` (never a path such as ``../x``)."""
+    return storage.join(datasets_root(uc, output_root),
+                        identifiers.check(version, identifiers.DATASET_VERSION, field="dataset_version"))
 
 
 # ============================================================================= publishing
@@ -207,7 +210,7 @@ def publish_dataset(df: "pd.DataFrame", manifest: dict[str, Any], validation_htm
     directory is already there: versions are immutable."""
     if storage.is_complete(uri):
         return False
-    with storage.atomic_dir(uri) as stage:
+    with storage.atomic_dir(uri, kind=OUTPUT_KIND) as stage:
         write_parquet(df, stage / DATA_FILE, record_id=record_id)
         (stage / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         (stage / VALIDATION_FILE).write_text(validation_html, encoding="utf-8")
@@ -240,20 +243,30 @@ def read_manifest(uri: str) -> dict[str, Any]:
 
 
 def resolve_dataset(uri_or_version: str, uc: "UseCase", *, output_root: str | None = None) -> str:
-    """The dataset directory for ``latest``, a version ``ds-…`` or a directory / ``data.parquet`` URI."""
+    """The dataset directory for ``latest``, a version ``ds-…`` or an absolute directory / ``data.parquet`` URI.
+
+    Anything else is refused before it becomes a path: a bare name that is not ``latest`` / ``ds-<12 hex>``
+    (``../x``, ``ds-x/../..``), a relative path, or a URI with ``..`` segments."""
     ref = str(uri_or_version).strip()
+    if not ref:
+        raise ConfigError("no dataset given", key="dataset", fix="Pass 'latest', a version ds-… or a dataset URI.")
+    is_uri = storage.is_s3(ref) or ref.startswith(("/", "file://"))
+    if not is_uri:
+        identifiers.dataset_ref(ref, field="dataset_version")  # latest | ds-<12 hex>
+    elif any(seg in ("..", ".") for seg in ref.replace("\\", "/").split("/")) or "\0" in ref:
+        raise ConfigError(f"dataset URI {ref!r} has '.' or '..' segments", key="dataset_version",
+                          fix="Give the dataset's version (ds-…), 'latest', or its absolute URI in plain form.")
     if ref == "latest":
         pointer = latest_dataset(uc, output_root=output_root)
         if not pointer:
             raise DataValidationError(datasets_root(uc, output_root), ["no dataset has been published yet"],
                                       fix="Run the label import first (airsage.labeling.import_labels).")
-        return pointer["uri"]
+        version = identifiers.check(pointer.get("version"), identifiers.DATASET_VERSION, field="latest.json version")
+        return dataset_uri(uc, version, output_root)
     if VERSION_RE.match(ref):
         return dataset_uri(uc, ref, output_root)
     if ref.endswith(".parquet"):
         return ref.rsplit("/", 1)[0]
-    if not ref:
-        raise ConfigError("no dataset given", key="dataset", fix="Pass 'latest', a version ds-… or a dataset URI.")
     return ref
 
 

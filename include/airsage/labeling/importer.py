@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import airsage
 from airsage import storage
-from airsage.errors import AirsageError, DataValidationError
+from airsage.errors import AirsageError, DataValidationError, StorageError
 from airsage.labeling import records as R
 from airsage.labeling.consolidate import ConsolidationResult, consolidate
 from airsage.labeling.dataset import (FORMAT, build_dataset, canonical_sha256, dataset_uri, publish_dataset,
@@ -74,11 +74,20 @@ class _Read:
 
 
 # ============================================================================= steps
-def read_sources(files: list[str], options: ReaderOptions) -> _Read:
-    """Read every file once (downloaded once when on S3), with per-file counts and sha256."""
+def read_sources(files: list[str], options: ReaderOptions, *, links: list[str] = ()) -> _Read:
+    """Read every file once (downloaded once when on S3), with per-file counts and sha256.
+
+    Each file is isolated: one that cannot be read at all (a reader's ``DataValidationError`` /
+    ``StorageError``, e.g. a label table without an id column) becomes one ``unreadable_file`` rejection
+    (line 0) and the other files still count. ``links`` (symbolic links out of a label folder) become
+    ``link_outside_source`` rejections without being opened: nothing of their target is read or kept."""
     annotations: list[Annotation] = []
     rejections: list[Rejection] = []
     stats = []
+    for uri in links:
+        rejections.append(Rejection(uri, 0, R.LINK_OUTSIDE_SOURCE, "a symbolic link to a file outside the label "
+                                                                    "folder: not followed, not read"))
+        stats.append({"uri": uri, "format": None, "sha256": None, "lines": 1, "parsed": 0, "rejected_on_read": 1})
     for uri in files:
         with storage.local_copy(uri) as local:
             h = hashlib.sha256()
@@ -86,16 +95,18 @@ def read_sources(files: list[str], options: ReaderOptions) -> _Read:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
             kind = detect_format(local, uri)
-            n_ok = n_bad = 0
-            for item in _READERS[kind](str(local), options, source_name=uri):
-                if isinstance(item, Annotation):
-                    annotations.append(item)
-                    n_ok += 1
-                else:
-                    rejections.append(item)
-                    n_bad += 1
-        stats.append({"uri": uri, "format": kind, "sha256": h.hexdigest(), "lines": n_ok + n_bad,
-                      "parsed": n_ok, "rejected_on_read": n_bad})
+            got: list[Annotation | Rejection] = []
+            try:
+                got = list(_READERS[kind](str(local), options, source_name=uri))
+            except (DataValidationError, StorageError) as exc:  # this file only; the others still import
+                got = [Rejection(uri, 0, R.UNREADABLE_FILE, "; ".join(getattr(exc, "failures", [])) or exc.message)]
+            n_ok = sum(isinstance(i, Annotation) for i in got)
+            annotations += [i for i in got if isinstance(i, Annotation)]
+            rejections += [i for i in got if not isinstance(i, Annotation)]
+        if not got:
+            log.warning("label source %s holds no label lines (empty)", uri)
+        stats.append({"uri": uri, "format": kind, "sha256": h.hexdigest(), "lines": len(got),
+                      "parsed": n_ok, "rejected_on_read": len(got) - n_ok})
     return _Read(annotations, rejections, stats)
 
 
@@ -125,6 +136,20 @@ def write_quarantine(rejections: list[Rejection], root: str) -> str | None:
     uri = storage.join(root, "labeling", "quarantine", f"q-{hashlib.sha256(data).hexdigest()[:12]}.jsonl")
     storage.write_if_absent(uri, data)
     return uri
+
+
+def _check_locations(root: str, inputs: list[str]) -> None:
+    """What an import writes (``datasets/``, ``labeling/``) may not overlap a label source or the feature
+    records (a quarantine file inside a label folder would be read back as labels next time)."""
+    from airsage.errors import ConfigError
+
+    for where in (storage.join(root, "datasets"), storage.join(root, "labeling")):
+        for inp in inputs:
+            how = storage.overlap(where, inp) if inp else None
+            if how:
+                raise ConfigError(f"the import would write {where}, which {how} the input {inp}", key="output_root",
+                                  fix="Keep label sources and feature records outside the dataset root's datasets/ "
+                                      "and labeling/ folders (pass --output elsewhere, or move the sources).")
 
 
 def worst_reasons(by_reason: dict[str, int]) -> list[str]:
@@ -181,7 +206,7 @@ def lineage(report: ImportReport) -> dict[str, dict[str, Any]]:
         "tags": {"airsage.dataset.version": report.version, "airsage.dataset.uri": report.uri,
                  "airsage.dataset.hash": m.get("hash", ""), "airsage.dataset.created": str(report.created).lower(),
                  "airsage.labeling.quarantine_uri": report.quarantine_uri or "",
-                 "airsage.labeling.source_sha256": ",".join(s["sha256"][:12] for s in report.sources)[:5000]},
+                 "airsage.labeling.source_sha256": ",".join((s["sha256"] or "-")[:12] for s in report.sources)[:5000]},
         "metrics": {"label_lines_read": report.lines_read, "label_lines_accepted": report.accepted,
                     "label_lines_quarantined": report.quarantined, "dataset_rows": report.rows,
                     "label_conflicts": m.get("annotations", {}).get("conflicts", 0)},
@@ -204,12 +229,19 @@ def import_labels(uc: "UseCase", sources: list[str] | str, *, features_uri: str 
     lab, s = uc.labeling, uc.schema_
     options = ReaderOptions.from_usecase(uc)
     root = output_root or uc.data_root()
-    files = expand_sources(sources)
-    read = read_sources(files, options)
+    links: list[str] = []
+    files = expand_sources(sources, escaped=links)
+    feat_uri = features_location(uc, features_uri)
+    _check_locations(root, [*sources, feat_uri])
+    read = read_sources(files, options, links=links)
     lines_read = len(read.annotations) + len(read.rejections)
+    if lines_read == 0:
+        raise DataValidationError(f"labels for {uc.name}", [f"the label sources hold no label lines: "
+                                                            f"{', '.join(files[:5])} {'is' if len(files) == 1 else 'are'} empty"],
+                                  fix="Point --manifest at the job's output manifest / output.json / label file with "
+                                      "content (a header-only or 0-byte file has no labels).")
 
     ids = {a.record_id for a in read.annotations}
-    feat_uri = features_location(uc, features_uri)
     features = load_features(uc, ids=ids, uri=feat_uri) if ids else _no_features(uc)
     joined, orphans = join_features(read.annotations, features, s.record_id)
     cons = consolidate(joined, min_confidence=lab.min_confidence, low_confidence=lab.low_confidence,

@@ -37,11 +37,13 @@ A2I_FILE = "output.json"
 
 
 # ============================================================================= sources
-def expand_sources(sources: Iterable[str]) -> list[str]:
+def expand_sources(sources: Iterable[str], *, escaped: list[str] | None = None) -> list[str]:
     """Files named by ``sources``: a file stays itself; a prefix/directory expands to the label files
     below it (``*.manifest``, ``*.jsonl``, ``*.csv``, ``*.parquet`` and A2I ``output.json``), sorted.
-    Ground Truth's worker-response JSON files are not picked up."""
+    Ground Truth's worker-response JSON files are not picked up. A symbolic link in a folder that points
+    outside it is never read: it goes to ``escaped`` (to be quarantined by name) instead."""
     out: list[str] = []
+    links: list[str] = []
     for src in sources:
         src = str(src).strip()
         if not src:
@@ -54,14 +56,23 @@ def expand_sources(sources: Iterable[str]) -> list[str]:
             if path.is_file():
                 found = [str(path)]
             elif path.is_dir():
-                found = _label_files(storage.list_files(str(path)))
+                outside: list[str] = []
+                found = _label_files(storage.list_files(str(path), escaped=outside))
+                links += _label_files(outside)
             else:
                 raise StorageError(f"label source {src} does not exist", fix="Check the path or URI.")
+        if not found and links:
+            continue
         if not found:
             raise StorageError(f"no label files found at {src}",
                                fix="Pass an output.manifest, an A2I output.json, a CSV/Parquet label file, or a "
                                    "prefix containing them.")
         out += [f for f in found if f not in out]
+    if escaped is not None:
+        escaped += [f for f in links if f not in escaped]
+    elif links and not out:
+        raise StorageError(f"the label sources hold only symbolic links to files outside them: {links[:3]}",
+                           fix="Copy the label files into the folder; links out of a label folder are not followed.")
     return out
 
 
@@ -79,7 +90,7 @@ def detect_format(path: str | Path, name: str | None = None) -> str:
     if name.endswith(".json"):
         try:
             obj = json.loads(Path(path).read_bytes())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return R.GROUND_TRUTH
         if isinstance(obj, dict) and "humanAnswers" in obj:
             return R.A2I
@@ -114,6 +125,8 @@ def _parse(raw: bytes) -> tuple[dict | None, str | None]:
         return None, f"not UTF-8: {exc}"
     except ValueError as exc:
         return None, f"not valid JSON: {exc}"
+    except RecursionError:
+        return None, "not valid JSON: nested too deeply"
     if not isinstance(obj, dict):
         return None, f"a manifest line must be a JSON object, got {type(obj).__name__}"
     return obj, None
@@ -147,12 +160,16 @@ def detect_label_attribute(path: str | Path, configured: str | None = None, *, s
     if len(seen) == 1:
         return next(iter(seen))
     if not seen:
-        raise ConfigError(f"{name} has no '<attribute>' / '<attribute>-metadata' pair: not a Ground Truth output "
-                          f"manifest (an input manifest?)", key="labeling.label_attribute",
-                          fix="Import the job's manifests/output/output.manifest.")
+        raise NoLabelAttributeError(f"{name} has no '<attribute>' / '<attribute>-metadata' pair: not a Ground "
+                                    f"Truth output manifest (an input manifest?)", key="labeling.label_attribute",
+                                    fix="Import the job's manifests/output/output.manifest.")
     raise ConfigError(f"{name} holds several label attributes {sorted(seen)} (chained jobs); cannot pick one",
                       key="labeling.label_attribute",
                       fix=f"Set labeling.label_attribute in the use case to one of {sorted(seen)}.")
+
+
+class NoLabelAttributeError(ConfigError):
+    """No line of a manifest has a label attribute: each of its lines is quarantined instead."""
 
 
 def _record_id(value: Any) -> str | None:
@@ -181,7 +198,14 @@ def read_ground_truth_manifest(uri: str, options: ReaderOptions, *, source_name:
     """Annotations of one Ground Truth output manifest (see the module docstring)."""
     name = source_name or uri
     with storage.local_copy(uri) as path:
-        attr = detect_label_attribute(path, options.label_attribute, source_name=name)
+        try:
+            attr = detect_label_attribute(path, options.label_attribute, source_name=name)
+        except NoLabelAttributeError as exc:  # garbage or an input manifest: quarantine its lines, not the import
+            for no, raw in _lines(Path(path)):
+                obj, err = _parse(raw)
+                yield Rejection(name, no, R.MALFORMED_JSON if obj is None else R.MISSING_LABEL_ATTRIBUTE,
+                                err or exc.message, raw=R.clip_raw(raw))
+            return
         for no, raw in _lines(Path(path)):
             obj, err = _parse(raw)
             if obj is None:
@@ -293,6 +317,24 @@ def _dotted(obj: Any, path: str) -> Any:
     return obj
 
 
+def _lookup(content: dict, key: str) -> Any:
+    """``content[key]``, else the dotted path ``key`` (``taskObject.record_id``: AWS's A2I samples nest
+    the task's fields under ``inputContent.taskObject``, which may itself arrive as a JSON string)."""
+    if key in content:
+        return content[key]
+    node: Any = content
+    for part in key.split("."):
+        if isinstance(node, str) and node.lstrip().startswith("{"):
+            try:
+                node = json.loads(node)
+            except (ValueError, RecursionError):
+                return None
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def read_a2i_output(uri: str, options: ReaderOptions, *, source_name: str | None = None) -> Iterator[Item]:
     """Annotations of one A2I ``output.json``: one per human answer (item number = answer index + 1)."""
     name = source_name or uri
@@ -301,6 +343,9 @@ def read_a2i_output(uri: str, options: ReaderOptions, *, source_name: str | None
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         yield Rejection(name, 1, R.MALFORMED_JSON, f"not valid JSON: {exc}", raw=R.clip_raw(raw))
+        return
+    except RecursionError:
+        yield Rejection(name, 1, R.MALFORMED_JSON, "not valid JSON: nested too deeply", raw=R.clip_raw(raw))
         return
     yield from a2i_items(data, options, source=name, raw=raw)
 
@@ -323,7 +368,7 @@ def a2i_items(data: Any, opt: ReaderOptions, *, source: str, raw: bytes | str | 
     if isinstance(content, str):  # InputContent is sent as a JSON string; the output holds the object
         try:
             content = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             content = None
     key = opt.a2i_record_key or opt.record_key
     problem: tuple[str, str] | None = None
@@ -338,7 +383,7 @@ def a2i_items(data: Any, opt: ReaderOptions, *, source: str, raw: bytes | str | 
                 problem = (R.SOURCE_REF_NOT_ALLOWED, why)
         if problem is None:
             rid = (opt.record_id_from_source_ref(ref) if opt.join_key == "source-ref"
-                   else _record_id(content.get(key)))
+                   else _record_id(_lookup(content, key)))
             if rid is None:
                 problem = (R.MISSING_RECORD_ID, f"inputContent has no record id {key!r}")
     arn = str(data.get("flowDefinitionArn") or "")
@@ -363,12 +408,25 @@ def _a2i_answer(ans: Any, opt: ReaderOptions, *, rid: str, job: str, source: str
     value = _dotted(content, opt.a2i_answer_key)
     if isinstance(value, dict) and set(value) == {"label"}:  # crowd-classifier: {"<name>": {"label": ...}}
         value = value["label"]
+    elif isinstance(value, dict) and set(value) == {"labels"}:  # crowd-classifier-multi-select: {"labels": [...]}
+        value = value["labels"]
     if value is None:
         return rej(R.MISSING_METADATA, f"answerContent has no {opt.a2i_answer_key!r} (labeling.a2i_answer_key); "
                                        f"keys: {sorted(content)}")
-    label, why = opt.map_label(value)
-    if why:
-        return rej(R.UNKNOWN_CLASS, why)
+    if isinstance(value, list):  # a multi-select answer: one use-case label is needed
+        mapped = [opt.map_label(v) for v in value]
+        bad = next((why for _, why in mapped if why), None)
+        if bad:
+            return rej(R.UNKNOWN_CLASS, bad)
+        labels = list(dict.fromkeys(lab for lab, _ in mapped))
+        if len(labels) != 1:
+            return rej(R.MULTIPLE_LABELS, f"multi-select answer {value!r} maps to {len(labels)} use-case labels; "
+                                          "exactly one is needed")
+        label, value = labels[0], "|".join(str(v) for v in value)
+    else:
+        label, why = opt.map_label(value)
+        if why:
+            return rej(R.UNKNOWN_CLASS, why)
     conf = 1.0
     if opt.a2i_confidence_key:
         conf = _confidence(_dotted(content, opt.a2i_confidence_key))
@@ -396,29 +454,86 @@ def _blank(v: Any) -> bool:
 
 
 def read_label_table(uri: str, options: ReaderOptions, *, source_name: str | None = None) -> Iterator[Item]:
-    """Annotations of a CSV or Parquet label file (one per row)."""
-    import pandas as pd
+    """Annotations of a CSV or Parquet label file (one per row).
 
+    A file that cannot be read as a whole (not UTF-8, not Parquet) becomes one ``unreadable_file``
+    rejection (line 0), so the other files still import; a CSV row with the wrong number of fields
+    becomes a ``malformed_row`` rejection. An empty file yields nothing. Without a record id or label
+    column: ``DataValidationError`` (the import quarantines that file as a whole)."""
     name = source_name or uri
     with storage.local_copy(uri) as path:
         if name.lower().endswith(".csv"):
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            first_line = 2
+            yield from _csv_items(Path(path), options, name)
         else:
-            import pyarrow.parquet as pq
+            yield from _parquet_items(Path(path), options, name)
 
-            df = pq.read_table(path).to_pandas()
-            first_line = 1
-    cols = list(df.columns)
+
+def _file_rejection(name: str, detail: str) -> Rejection:
+    return Rejection(name, 0, R.UNREADABLE_FILE, detail)
+
+
+def _table_columns(cols: list[str], options: ReaderOptions, name: str) -> tuple[str, str]:
+    """The record id and label columns; a DataValidationError (the import quarantines the file) without."""
     id_col = next((c for c in (options.record_key, "record_id") if c in cols), None)
     label_col = next((c for c in ("label", options.label_column) if c and c in cols), None)
     if id_col is None or label_col is None:
         raise DataValidationError(name, [f"label file needs a record id column ({options.record_key!r} or "
-                                         f"'record_id') and a 'label' column; it has {cols}"],
+                                         f"'record_id') and a 'label' column; it has {cols[:20]}"],
                                   fix="Rename the columns (record id, label, optional confidence/annotator).")
-    opt_cols = {k: next((c for c in names if c in cols), None) for k, names in _COLUMNS.items()}
+    return id_col, label_col
+
+
+def _csv_items(path: Path, options: ReaderOptions, name: str) -> Iterator[Item]:
+    import csv
+    import io
+
+    data = path.read_bytes()
+    if not data.strip():
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        yield _file_rejection(name, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); save it as UTF-8")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    start = 1
+    try:
+        for fields in reader:
+            row_line, start = start, reader.line_num + 1
+            if not fields or not any(f.strip() for f in fields):
+                continue
+            if header is None:
+                header = fields
+                id_col, label_col = _table_columns(header, options, name)
+                opt_cols = {k: next((c for c in names if c in header), None) for k, names in _COLUMNS.items()}
+                continue
+            if len(fields) != len(header):
+                yield Rejection(name, row_line, R.MALFORMED_ROW, f"{len(fields)} field(s), the header has {len(header)}",
+                                raw=R.clip_raw(",".join(fields)))
+                continue
+            yield _table_item(dict(zip(header, fields)), id_col, label_col, opt_cols, options, source=name,
+                              line=row_line)
+    except csv.Error as exc:
+        yield Rejection(name, reader.line_num, R.MALFORMED_ROW, f"not valid CSV from here on: {exc}")
+
+
+def _parquet_items(path: Path, options: ReaderOptions, name: str) -> Iterator[Item]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.stat().st_size == 0:
+        return
+    try:
+        df = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        yield _file_rejection(name, f"not a readable Parquet file: {str(exc)[:300]}")
+        return
+    id_col, label_col = _table_columns([str(c) for c in df.columns], options, name)
+    opt_cols = {k: next((c for c in names if c in df.columns), None) for k, names in _COLUMNS.items()}
     for i, row in enumerate(df.to_dict("records")):
-        yield _table_item(row, id_col, label_col, opt_cols, options, source=name, line=i + first_line)
+        yield _table_item(row, id_col, label_col, opt_cols, options, source=name, line=i + 1)
 
 
 def _table_id(value: Any) -> str | None:

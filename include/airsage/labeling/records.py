@@ -30,6 +30,9 @@ MULTIPLE_LABELS = "multiple_labels"  # a multi-label answer naming several (or n
 SOURCE_REF_NOT_ALLOWED = "source_ref_not_allowed"  # outside labeling.allowed_source_prefixes
 MISSING_RECORD_ID = "missing_record_id"  # no record id in the item (pass-through key / source-ref)
 NO_FEATURE_RECORD = "no_feature_record"  # the record id has no feature record
+UNREADABLE_FILE = "unreadable_file"  # a whole file: not UTF-8, not Parquet, no id/label column (line 0)
+MALFORMED_ROW = "malformed_row"  # a CSV row with the wrong number of fields, or broken quoting
+LINK_OUTSIDE_SOURCE = "link_outside_source"  # a symbolic link out of a label folder: never read
 DROPPED_LOW_CONFIDENCE = "dropped_low_confidence"  # policy: labeling.low_confidence = drop
 DROPPED_AUTO_LABELED = "dropped_auto_labeled"  # policy: labeling.auto_labeled = drop
 
@@ -209,26 +212,41 @@ def label_domain(uc: "UseCase") -> list[Any]:
 # ----------------------------------------------------------------------------- source-ref checks
 _URI = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<authority>[^/]*)(?P<path>/.*)?$")
 _ENCODED = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
+#: schemes whose object keys are literal: ``%2F`` in an S3 key is three characters, never decoded to a
+#: slash (SageMaker and S3 read the key as written), so it cannot climb out of a prefix
+_LITERAL_KEY_SCHEMES = frozenset({"s3"})
+
+
+def _decodes_to_traversal(decoded: str) -> bool:
+    """True when a key segment, should something percent-decode it, would climb (``..%2F``, ``%2e%2e``)."""
+    return "\0" in decoded or "\\" in decoded or any(p in (".", "..") for p in decoded.split("/"))
 
 
 def source_ref_problem(ref: Any, allowed: tuple[str, ...] | list[str]) -> str | None:
     """Why ``ref`` is not an allowed object location (None when it is).
 
     Traversal tricks are refused outright rather than normalised: ``..`` or ``.`` segments, empty
-    segments, backslashes, percent-encoded dots/slashes, control characters. A prefix matches whole path
-    segments (``s3://b/data`` allows ``s3://b/data/x`` but not ``s3://b/data-evil/x``), and the bucket
-    must be equal (``s3://b.evil/...`` is another bucket). An empty ``allowed`` accepts any clean URI.
+    segments, backslashes, control characters, and for schemes that percent-decode (``https``) any
+    percent-encoded dot, slash or backslash. S3 keys are literal, so a ``%2F`` inside an S3 key is an
+    ordinary character (only a segment that would *decode* to ``.`` / ``..`` is refused there). A prefix
+    matches whole path segments (``s3://b/data`` allows ``s3://b/data/x`` but not ``s3://b/data-evil/x``),
+    and the bucket must be equal (``s3://b.evil/...`` is another bucket). An empty ``allowed`` accepts any
+    clean URI.
     """
+    from urllib.parse import unquote
+
     if not isinstance(ref, str) or not ref:
         return "source-ref is not a non-empty string"
-    if any(ord(c) < 32 or ord(c) == 127 for c in ref) or "\\" in ref or _ENCODED.search(ref):
-        return "source-ref contains control characters, backslashes or percent-encoded path characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in ref) or "\\" in ref:
+        return "source-ref contains control characters or backslashes"
     m = _URI.match(ref)
     if not m:
         return f"source-ref {ref!r} is not a URI (scheme://bucket/key)"
+    if m.group("scheme") not in _LITERAL_KEY_SCHEMES and _ENCODED.search(ref):
+        return "source-ref contains percent-encoded path characters"
     path = m.group("path") or "/"
     segments = path.split("/")[1:]
-    if any(seg in (".", "..") for seg in segments) or "" in segments[:-1]:
+    if any(seg in (".", "..") or _decodes_to_traversal(unquote(seg)) for seg in segments) or "" in segments[:-1]:
         return f"source-ref {ref!r} has '.', '..' or empty path segments"
     if not allowed:
         return None

@@ -141,12 +141,38 @@ def describe(r: dict[str, Any]) -> str:
     parts = [f"{r['check']}: {r['expectation']}{col}"]
     if r.get("exception"):
         parts.append(f"raised {r['exception']}")
-    if r.get("unexpected_count"):
+    if r.get("check") == "class_balance" and not r.get("success") and r.get("unexpected_percent") is not None:
+        parts.append(class_balance_text(r))
+    elif r.get("unexpected_count"):
         parts.append(f"{r['unexpected_count']} unexpected ({r['unexpected_percent']:.2f} %), e.g. "
                      f"{r['partial_unexpected'][:3]}")
     elif r.get("observed") is not None:
         parts.append(f"observed {str(r['observed'])[:200]}")
     return " — ".join(parts)
+
+
+def _pct(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value >= 0.01 or value == 0 else f"{value:.2g}"
+
+
+def class_balance_text(r: dict[str, Any]) -> str:
+    """A failed class-balance expectation in the words of its rule: "minority class 0.85 % < 1 % ...".
+
+    The suite checks each side (positive labels / the rest) with ``mostly = labeling.min_minority_share``:
+    the rows *outside* the checked set are the expectation's "unexpected" ones, so the checked class's
+    share is ``100 - unexpected_percent``."""
+    kwargs = r.get("kwargs") or {}
+    values = kwargs.get("value_set")
+    floor = float(kwargs.get("mostly") or 0) * 100
+    share = 100.0 - float(r["unexpected_percent"])
+    side = (f"positive labels {values}" if r["expectation"].endswith("_to_be_in_set")
+            else f"labels other than {values}")
+    total = r.get("element_count")
+    count = ""
+    if total:
+        count = f": {total - int(r.get('unexpected_count') or 0)} of {total} rows"
+    return (f"minority class {_pct(share)} % < {_pct(floor)} % ({side}{count}; "
+            f"labeling.min_minority_share = {kwargs.get('mostly')})")
 
 
 def _jsonable(value: Any) -> Any:
@@ -183,6 +209,7 @@ def validate_dataset(df: "pd.DataFrame", suite: dict[str, Any]) -> ValidationRes
             "observed": _jsonable(res.get("observed_value")),
             "unexpected_count": res.get("unexpected_count"),
             "unexpected_percent": res.get("unexpected_percent"),
+            "element_count": res.get("element_count"),
             "partial_unexpected": _jsonable((res.get("partial_unexpected_list") or [])[:10]),
             "exception": exc.get("exception_message") if exc.get("raised_exception") else None,
             "_order": order.get(_key(cfg["type"], kwargs, cfg.get("meta")), len(order)),

@@ -8,7 +8,9 @@ Rooms inside:
                     the importance-weighted dataset rule, prediction (score) drift
 * ``data_monitor``  ``monitor_data``: data quality + drift in one pass over the current data
 * ``model_quality`` binary-classification metrics, constraints and violations; delayed ground truth
-* ``bias_drift``    Clarify bias drift and feature-attribution (NDCG) drift
+* ``bias_drift``    Clarify bias-drift and feature-attribution (NDCG) rules on two analysis.json documents
+* ``clarify_monitors`` bias drift and attribution drift of a scored partition (analysis + rules + files)
+* ``sketch``        the quantile summary (exact, or with a proven rank-error bound) behind ``profile``
 * ``capture``       captured scoring data by time window;  ``history`` per-run time series
 * ``report``        a self-contained HTML report
 

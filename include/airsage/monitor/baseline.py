@@ -150,6 +150,10 @@ def write_baseline(output_uri: str, statistics: dict[str, Any], constraints: dic
 
 
 def read_baseline(uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(statistics, constraints)`` from a directory written by ``write_baseline``."""
-    return (storage.read_json(storage.join(uri, STATISTICS_FILE)),
-            storage.read_json(storage.join(uri, CONSTRAINTS_FILE)))
+    """``(statistics, constraints)`` from a directory written by ``write_baseline``; a missing, empty or
+    truncated file is a ``DataValidationError`` naming the fix."""
+    from airsage.monitor._data import read_json_file
+
+    fix = "Re-create the baseline with `airsage monitor suggest-baseline --dataset DATA --output DIR`."
+    return (read_json_file(storage.join(uri, STATISTICS_FILE), "baseline statistics", fix),
+            read_json_file(storage.join(uri, CONSTRAINTS_FILE), "baseline constraints", fix))

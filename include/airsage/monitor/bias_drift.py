@@ -4,7 +4,8 @@
   a Clarify ``analysis.json``. Each bias metric of the current analysis is compared with the same
   metric (same section, facet, facet value) of the baseline: a violation when the current value is
   farther from the metric's ideal value than the baseline's (ideal 0; 1 for the ratio DI), or, when a
-  bound is configured for the metric, farther than that bound.
+  bound is configured for the metric, farther than that bound. A continuous facet's entries
+  ``(t, max]`` are matched by ``t`` (the maximum is the data's own).
 * Feature-attribution drift (DG ``clarify-model-monitor-feature-attribution-drift``): per label,
   ``NDCG = DCG / iDCG`` with ``DCG = sum_i a(f'_i) / log2(i + 1)``, ``f'`` the features ranked by
   *current* global SHAP, ``a`` the *baseline* attribution, iDCG the same sum in the baseline order.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +36,31 @@ def _value(v: Any) -> float | None:
     return None
 
 
-def _metric_table(analysis: dict[str, Any]) -> dict[tuple[str, str, str, str], float | None]:
-    """(section, facet, facet value, metric) -> value for every bias metric in an analysis.json."""
-    out: dict[tuple[str, str, str, str], float | None] = {}
+_INTERVAL = re.compile(r"^\(([^,]+), [^\]]+\]$")
+
+
+def entry_key(value_or_threshold: str) -> str:
+    """A facet entry's identity: a continuous facet's interval ``(t, max]`` ends at the data's maximum,
+    which differs between datasets, so intervals are matched by their threshold ``t``."""
+    m = _INTERVAL.match(value_or_threshold)
+    if not m:
+        return value_or_threshold
+    try:
+        return f"({float(m.group(1))!r}, *]"  # "(40, 61]" (an int column) and "(40.0, 85.0]" are one entry
+    except ValueError:
+        return f"({m.group(1)}, *]"
+
+
+def _metric_table(analysis: dict[str, Any]) -> dict[tuple[str, str, str, str], tuple[float | None, str]]:
+    """(section, facet, facet entry key, metric) -> (value, facet value as written) for every bias metric."""
+    out: dict[tuple[str, str, str, str], tuple[float | None, str]] = {}
     for section in SECTIONS:
         facets = (analysis.get(section) or {}).get("facets") or {}
         for facet, groups in facets.items():
             for group in groups:
                 fv = str(group.get("value_or_threshold"))
                 for m in group.get("metrics", []):
-                    out[(section, facet, fv, m["name"])] = _value(m.get("value"))
+                    out[(section, facet, entry_key(fv), m["name"])] = (_value(m.get("value")), fv)
     return out
 
 
@@ -70,11 +87,11 @@ def check_bias_drift(
     ``bounds``: metric name -> largest allowed ``|value - ideal|`` (e.g. the use case's
     ``gates.max_bias``); for a bounded metric the bound replaces the baseline value as the limit."""
     bounds = bounds or {}
-    base = _metric_table(baseline_analysis)
+    base = {k: v for k, (v, _) in _metric_table(baseline_analysis).items()}
     violations = []
     compared = 0
-    for key, value in _metric_table(current_analysis).items():
-        _, facet, fv, name = key
+    for key, (value, fv) in _metric_table(current_analysis).items():
+        _, facet, _, name = key
         if value is None or math.isnan(value):
             continue
         ideal = IDEAL.get(name, 0.0)

@@ -27,6 +27,15 @@ exactly 1.0 is read that way so that such files keep working. The description te
 container's (``data_type_check`` verbatim from real outputs, the others in the same style;
 ``baseline_drift_check`` matches the "distance: X exceeds threshold: Y" pattern public scripts parse).
 ``categorical_drift_method: ChiSquared`` is not supported (its thresholding is undocumented).
+
+Two findings that Model Monitor has no check type for are added (an alert, never silence):
+``empty_dataset_check`` (feature ``(dataset)``: the current data has no row) and ``non_finite_check``
+(a numeric feature holds +-inf values while its baseline had none). A non-numeric value in a numeric
+column is counted once, by ``data_type_check``: it is present, so completeness does not count it.
+
+Each numeric distance carries ``distance_error_bound``: the baseline sketch's rank-error bound (0.0
+when the sketch is exact, as for a feature with at most 2048 distinct values; the current data is
+always seen exactly), so ``|distance_simple - exact L-infinity| <= distance_error_bound``.
 """
 from __future__ import annotations
 
@@ -44,6 +53,7 @@ VIOLATIONS_FILE = "constraint_violations.json"
 CHECK_TYPES = ("data_type_check", "completeness_check", "baseline_drift_check", "missing_column_check",
                "extra_column_check", "categorical_values_check")
 DEFAULT_C_ALPHA = 1.8
+EMPTY_DATASET_FEATURE = "(dataset)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,10 @@ class FeatureCheck:
     distance: float | None = None          # after the Robust correction when Robust
     distance_simple: float | None = None   # L-infinity as measured
     threshold: float | None = None
+    # largest possible |distance_simple - exact L-infinity| (0.0: exact; None: unknown, e.g. a baseline
+    # sketch written by Model Monitor itself, whose KLL error bound is probabilistic)
+    distance_error_bound: float | None = None
+    non_finite: int | None = None          # +-inf values among the present ones
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -142,6 +156,10 @@ def analyze(
     missing = [n for n in base_names if n not in cur_cols or n not in profile.features]
     extra = [c for c in cur_cols if c not in base_names]
     counts = f"Number of columns in current dataset: {len(cur_cols)}, Number of columns in baseline constraints: {len(base_names)}"
+    if evaluate and profile.item_count == 0:
+        violations.append(Violation(EMPTY_DATASET_FEATURE, "empty_dataset_check",
+                                    "The current dataset has no rows. Expected: at least one row to check against "
+                                    f"the baseline of {len(base_names)} columns."))
     if evaluate:
         for name in missing:
             violations.append(Violation(name, "missing_column_check",
@@ -199,12 +217,19 @@ def _check_feature(feat: dict[str, Any], p, ref, cfg: dict[str, Any], c_a: float
                                  f"Data type match requirement is not met. Expected data type: {expected}, "
                                  f"Expected match: {_pct(required)}%. Observed: Only {_pct(type_match)}% of data is {expected}."))
 
-    completeness = (n_present / n_total) if n_total else None
+    # completeness counts non-null values: a non-numeric value is present (the type check counts it)
+    completeness = (n_values / n_total) if n_total else None
     required_c = feat.get("completeness")
     if completeness is not None and isinstance(required_c, (int, float)) and completeness < float(required_c) - 1e-12:
         out.append(Violation(name, "completeness_check",
                              f"Data completeness requirement is not met. Expected completeness: {_pct(float(required_c))}%. "
                              f"Observed: Only {_pct(completeness)}% of data is complete."))
+
+    n_nonfinite = getattr(p, "n_nonfinite", 0)
+    if n_nonfinite and isinstance(ref, NumericRef) and not ref.has_nonfinite:
+        out.append(Violation(name, "non_finite_check",
+                             f"Non-finite values are not allowed. The baseline has none. Observed: {n_nonfinite} of "
+                             f"{n_present} values ({_pct(n_nonfinite / n_present)}%) are infinite."))
 
     in_domain = None
     domains = (feat.get("string_constraints") or {}).get("domains")
@@ -218,10 +243,11 @@ def _check_feature(feat: dict[str, Any], p, ref, cfg: dict[str, Any], c_a: float
                                  f"Observed: Only {_pct(in_domain)}% of data is within the baseline domain."))
 
     dist = cfg["distribution_constraints"]
-    distance = simple = threshold = None
+    distance = simple = threshold = bound = None
     if dist.get("perform_comparison", "Enabled") == "Enabled" and n_present and ref is not None:
         if isinstance(p, NumericProfile) and isinstance(ref, NumericRef) and p.ref_counts is not None:
             simple = linf_numeric(p, ref)
+            bound = ref.rank_error
             threshold = float(dist.get("comparison_threshold", 0.1))
         elif isinstance(p, CategoricalProfile) and isinstance(ref, CategoricalRef) and ref.n_present:
             if dist.get("categorical_drift_method", "LInfinity") != "LInfinity":
@@ -229,6 +255,7 @@ def _check_feature(feat: dict[str, Any], p, ref, cfg: dict[str, Any], c_a: float
                                   key="monitoring_config.distribution_constraints.categorical_drift_method",
                                   fix="Set it to 'LInfinity' in constraints.json (ChiSquared's thresholding is undocumented).")
             simple = linf_categorical(p.counts, ref.counts, n_current=p.n_present, n_baseline=ref.n_present)
+            bound = 0.0 if sum(ref.counts.values()) == ref.n_present else None  # truncated buckets: unknown
             threshold = float(dist.get("categorical_comparison_threshold", dist.get("comparison_threshold", 0.1)))
         if simple is not None:
             distance = simple
@@ -237,7 +264,8 @@ def _check_feature(feat: dict[str, Any], p, ref, cfg: dict[str, Any], c_a: float
             if distance > threshold:
                 out.append(Violation(name, "baseline_drift_check",
                                      f"Baseline drift distance: {distance} exceeds threshold: {threshold}"))
-    return FeatureCheck(name, expected, True, type_match, completeness, in_domain, distance, simple, threshold), out
+    return FeatureCheck(name, expected, True, type_match, completeness, in_domain, distance, simple, threshold,
+                        distance_error_bound=bound, non_finite=n_nonfinite or None), out
 
 
 # =========================================================================== distances

@@ -166,6 +166,8 @@ def wasserstein_from_counts(rc: _profile.RefCounts, ref: NumericRef, n: int) -> 
     Exact below the first and above the last key (``E[(k0 - X)+]``, ``E[(X - kz)+]`` from the partial
     sums); between two keys the baseline CDF is flat and the current CDF's integral is exact, so
     the only approximation is ignoring a sign change of ``F_b - F_c`` inside one interval."""
+    if not math.isfinite(rc.total):  # +-inf values in the current data: infinitely far
+        return float("inf")
     keys = ref.keys
     below = (rc.lt[0] * keys[0] - rc.sum_lt[0]) / n
     above = ((rc.total - rc.sum_le[-1]) - (n - rc.le[-1]) * keys[-1]) / n
@@ -175,6 +177,8 @@ def wasserstein_from_counts(rc: _profile.RefCounts, ref: NumericRef, n: int) -> 
     int_fc = (rc.le[:-1] * width + cnt_open * keys[1:] - sum_open) / n
     inner = float(np.abs(ref.cdf[:-1] * width - int_fc).sum())
     w1 = max(0.0, float(below)) + max(0.0, float(above)) + inner
+    if not math.isfinite(w1):  # +-inf values in the current data: infinitely far
+        return float("inf")
     scale = ref.std if ref.std and math.isfinite(ref.std) and ref.std > 0 else (abs(ref.mean) if ref.mean else 1.0)
     return w1 / scale
 

@@ -1,13 +1,26 @@
 """Model quality in SageMaker Model Monitor's format (DG ``model-monitor-model-quality-metrics``).
 
+The one implementation of Model Monitor model quality: the training job's held-out evaluation
+(``model_quality.json`` + ``model_quality_constraints.json``, the model-quality baseline) and the
+nightly model-quality monitor both call these functions.
+
 * ``binary_classification_metrics``: the ``statistics.json`` of a model-quality job. Every scalar
-  metric is ``{"value": v, "standard_deviation": s}``; ``s`` is the (population) standard deviation
-  of the metric over 5 random 80 % subsamples when there are at least 200 rows, else ``"NaN"``.
-  Undefined ratios are 0.0 (scikit-learn's ``zero_division=0``). The ``*_best_constant_classifier``
-  variants score the classifier that always predicts the positive class (the DG example: recall 1,
-  precision = accuracy = positive rate). Curves are capped at ``max_curve_points`` points.
+  metric is ``{"value": v, "standard_deviation": s}``. One confusion core (``confusion_counts``)
+  feeds every score, as in scikit-learn's classification metrics. Predictions are
+  ``score > threshold`` (the rule of the batch transform's predicted label and of Clarify's
+  ``probability_threshold``). Undefined ratios are 0.0 (scikit-learn's ``zero_division=0``); AUC is
+  ``"NaN"`` when the rows hold one class only (undefined, so no constraint can fire on it). The
+  ``*_best_constant_classifier`` variants score the classifier that always predicts the positive
+  class (the DG example: recall 1, precision = accuracy = positive rate). Curves are capped at
+  ``max_curve_points`` points (end points kept).
+* ``standard_deviation``: Model Monitor documents it as the spread of the metric over 5 random 80 %
+  subsamples, computed from 200 rows on (else ``"NaN"``), but not which estimator. We use the
+  *sample* standard deviation (``ddof=1``): with only 5 draws the population formula underestimates
+  the spread by a factor sqrt(4/5) (about 11 %), which would tighten every suggested constraint and
+  raise false alerts; and Model Monitor runs on Spark, whose ``stddev`` is the sample one.
 * ``suggest_model_quality_constraints`` / ``check_model_quality``: ``LessThanThreshold`` for
-  higher-is-better metrics, ``GreaterThanThreshold`` for error rates; violations read
+  higher-is-better metrics, ``GreaterThanThreshold`` for error rates, ``max(n_std * std, min_slack)``
+  from the baseline value, clipped to [0, 1]; violations read
   ``"Metric recall with 0.61 was LessThanThreshold 0.66"``.
 * ``join_ground_truth``: delayed labels joined to captured predictions by inference id, accepted
   only when they arrive within ``[captured_at + start_h, captured_at + end_h]``.
@@ -15,6 +28,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
@@ -26,6 +40,15 @@ HIGHER_IS_BETTER = ("recall", "precision", "accuracy", "true_positive_rate", "tr
                     "f0_5", "f1", "f2")
 LOWER_IS_BETTER = ("false_positive_rate", "false_negative_rate")
 BEST_CONSTANT = ("recall", "precision", "accuracy", "f0_5", "f1", "f2")
+MIN_ROWS_FOR_STD = 200
+N_SUBSAMPLES = 5
+SUBSAMPLE_SHARE = 0.8
+STD_DDOF = 1  # sample standard deviation over the subsamples (see the module docstring)
+METRIC_ORDER = ("recall", "precision", "accuracy", "recall_best_constant_classifier",
+                "precision_best_constant_classifier", "accuracy_best_constant_classifier", "true_positive_rate",
+                "true_negative_rate", "false_positive_rate", "false_negative_rate")
+CURVE_METRIC_ORDER = ("auc", "f0_5", "f0_5_best_constant_classifier", "f1", "f1_best_constant_classifier", "f2",
+                      "f2_best_constant_classifier")
 OPERATORS = {
     "LessThanThreshold": lambda v, t: v < t,
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -45,10 +68,13 @@ def _fbeta(precision: float, recall: float, beta: float) -> float:
     return float((1 + b2) * precision * recall / den) if den else 0.0
 
 
+f_beta = _fbeta
+
+
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[int, int, int, int]:
-    """(tn, fp, fn, tp) for 0/1 arrays."""
-    t = y_true.astype(bool)
-    p = y_pred.astype(bool)
+    """(tn, fp, fn, tp) for 0/1 arrays: the one confusion core every score is computed from."""
+    t = np.asarray(y_true).astype(bool)
+    p = np.asarray(y_pred).astype(bool)
     tp = int(np.count_nonzero(t & p))
     fp = int(np.count_nonzero(~t & p))
     fn = int(np.count_nonzero(t & ~p))
@@ -56,31 +82,29 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[int, int, 
 
 
 def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); 0.0 if one class."""
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); NaN with one class."""
     t = y_true.astype(bool)
     n_pos = int(t.sum())
     n_neg = len(t) - n_pos
     if not n_pos or not n_neg:
-        return 0.0
+        return float("nan")
     order = np.argsort(y_score, kind="mergesort")
     s = y_score[order]
     ranks = np.empty(len(s))
-    # average ranks over ties
     _, first, counts = np.unique(s, return_index=True, return_counts=True)
     avg = first + (counts + 1) / 2.0
     ranks[order] = np.repeat(avg, counts)
     return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _point_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray) -> dict[str, float]:
-    tn, fp, fn, tp = confusion_counts(y_true, y_pred)
+def metrics_from_counts(tn: int, fp: int, fn: int, tp: int) -> dict[str, float]:
+    """Every threshold metric of Model Monitor from the confusion counts."""
     n = tn + fp + fn + tp
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     out = {
         "recall": recall, "precision": precision, "accuracy": _ratio(tp + tn, n),
         "true_positive_rate": recall, "true_negative_rate": _ratio(tn, tn + fp),
         "false_positive_rate": _ratio(fp, fp + tn), "false_negative_rate": _ratio(fn, fn + tp),
-        "auc": roc_auc(y_true, y_score),
         "f0_5": _fbeta(precision, recall, 0.5), "f1": _fbeta(precision, recall, 1.0), "f2": _fbeta(precision, recall, 2.0),
     }
     pos_rate = _ratio(tp + fn, n)  # the always-positive classifier
@@ -90,6 +114,12 @@ def _point_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray) 
                 "f0_5_best_constant_classifier": _fbeta(pos_rate, c_recall, 0.5),
                 "f1_best_constant_classifier": _fbeta(pos_rate, c_recall, 1.0),
                 "f2_best_constant_classifier": _fbeta(pos_rate, c_recall, 2.0)})
+    return out
+
+
+def _point_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray) -> dict[str, float]:
+    out = metrics_from_counts(*confusion_counts(y_true, y_pred))
+    out["auc"] = roc_auc(y_true, y_score)
     return out
 
 
@@ -119,6 +149,10 @@ def _thin(n: int, max_points: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, max_points)).astype(np.int64))
 
 
+def _json_number(v: Any) -> Any:
+    return "NaN" if isinstance(v, float) and math.isnan(v) else v
+
+
 # =========================================================================== statistics.json
 def binary_classification_metrics(
     y_true: Any,
@@ -127,22 +161,22 @@ def binary_classification_metrics(
     y_pred: Any = None,
     threshold: float = 0.5,
     seed: int = 0,
-    n_subsamples: int = 5,
-    subsample_share: float = 0.8,
-    min_rows_for_std: int = 200,
+    n_subsamples: int = N_SUBSAMPLES,
+    subsample_share: float = SUBSAMPLE_SHARE,
+    min_rows_for_std: int = MIN_ROWS_FOR_STD,
     max_curve_points: int = 100,
     evaluation_time: str | None = None,
 ) -> dict[str, Any]:
     """Model Monitor's model-quality ``statistics.json`` for a binary classifier.
 
-    ``y_true``: 0/1 labels. ``y_score``: P(positive); predictions are ``y_score >= threshold``
+    ``y_true``: 0/1 labels. ``y_score``: P(positive); predictions are ``y_score > threshold``
     unless ``y_pred`` is given. Without scores the predictions serve as scores (AUC, curves)."""
     y_true = _binary(y_true, "ground truth")
     if y_score is None and y_pred is None:
         raise DataValidationError("model-quality input", ["neither scores nor predicted labels were given"],
                                   fix="Pass y_score (probabilities) or y_pred (0/1 labels).")
     score = np.asarray(y_score if y_score is not None else y_pred, dtype=np.float64)
-    pred = _binary(y_pred, "predictions") if y_pred is not None else (score >= threshold).astype(np.int64)
+    pred = _binary(y_pred, "predictions") if y_pred is not None else (score > threshold).astype(np.int64)
     if not (len(y_true) == len(score) == len(pred)):
         raise DataValidationError("model-quality input", ["labels, scores and predictions differ in length"],
                                   fix="Join ground truth and predictions first (join_ground_truth).")
@@ -156,20 +190,17 @@ def binary_classification_metrics(
         for _ in range(n_subsamples):
             idx = rng.choice(n, size=size, replace=False)
             samples.append(_point_metrics(y_true[idx], pred[idx], score[idx]))
-        stds = {k: float(np.std([s[k] for s in samples])) for k in point}
+        stds = {k: _json_number(float(np.std([s[k] for s in samples], ddof=STD_DDOF))) for k in point}
     tn, fp, fn, tp = confusion_counts(y_true, pred) if n else (0, 0, 0, 0)
     metrics: dict[str, Any] = {"confusion_matrix": {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}}
-    for k in ("recall", "precision", "accuracy", "recall_best_constant_classifier",
-              "precision_best_constant_classifier", "accuracy_best_constant_classifier", "true_positive_rate",
-              "true_negative_rate", "false_positive_rate", "false_negative_rate"):
-        metrics[k] = {"value": point.get(k, "NaN"), "standard_deviation": stds.get(k, "NaN")}
+    for k in METRIC_ORDER:
+        metrics[k] = {"value": _json_number(point.get(k, float("nan"))), "standard_deviation": stds.get(k, "NaN")}
     if n:
         roc, pr = _curves(y_true, score, max_curve_points)
         metrics["receiver_operating_characteristic_curve"] = roc
         metrics["precision_recall_curve"] = pr
-    for k in ("auc", "f0_5", "f0_5_best_constant_classifier", "f1", "f1_best_constant_classifier", "f2",
-              "f2_best_constant_classifier"):
-        metrics[k] = {"value": point.get(k, "NaN"), "standard_deviation": stds.get(k, "NaN")}
+    for k in CURVE_METRIC_ORDER:
+        metrics[k] = {"value": _json_number(point.get(k, float("nan"))), "standard_deviation": stds.get(k, "NaN")}
     dataset: dict[str, Any] = {"item_count": n}
     if evaluation_time:
         dataset["evaluation_time"] = evaluation_time
@@ -206,21 +237,25 @@ def suggest_model_quality_constraints(
     overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``binary_classification_constraints`` from baseline metrics: a floor for higher-is-better
-    metrics, a ceiling for error rates, ``max(n_std * std, min_slack)`` away from the baseline value.
-    ``overrides`` (e.g. the use case's ``monitor.model_quality_constraints``) replace entries."""
+    metrics, a ceiling for error rates, ``max(n_std * std, min_slack)`` away from the baseline value,
+    clipped to [0, 1] and rounded to 6 decimals. ``overrides`` (e.g. the use case's
+    ``monitor.model_quality_constraints``) replace entries."""
     block = _metrics_block(metrics)
     names = names or HIGHER_IS_BETTER + LOWER_IS_BETTER
     out: dict[str, Any] = {}
     for name in names:
         m = block.get(name)
-        if not isinstance(m, dict) or not isinstance(m.get("value"), (int, float)):
+        if not isinstance(m, dict) or not isinstance(m.get("value"), (int, float)) or math.isnan(m["value"]):
             continue
         std = m.get("standard_deviation")
-        slack = max(n_std * std if isinstance(std, (int, float)) else 0.0, min_slack)
+        spread = n_std * std if isinstance(std, (int, float)) and not math.isnan(std) else 0.0
+        slack = max(spread, min_slack)
         if name in LOWER_IS_BETTER:
-            out[name] = {"threshold": float(m["value"]) + slack, "comparison_operator": "GreaterThanThreshold"}
+            out[name] = {"threshold": round(min(1.0, float(m["value"]) + slack), 6),
+                         "comparison_operator": "GreaterThanThreshold"}
         else:
-            out[name] = {"threshold": float(m["value"]) - slack, "comparison_operator": "LessThanThreshold"}
+            out[name] = {"threshold": round(max(0.0, float(m["value"]) - slack), 6),
+                         "comparison_operator": "LessThanThreshold"}
     for name, spec in (overrides or {}).items():
         if spec.get("comparison_operator") not in OPERATORS:
             raise ConfigError(f"model-quality constraint {name}: unknown comparison_operator {spec.get('comparison_operator')!r}",
@@ -241,7 +276,7 @@ def check_model_quality(metrics: dict[str, Any], constraints: dict[str, Any]) ->
                               key=f"binary_classification_constraints.{name}", fix=f"Use one of {sorted(OPERATORS)}.")
         m = block.get(name)
         value = m.get("value") if isinstance(m, dict) else m
-        if not isinstance(value, (int, float)):
+        if not isinstance(value, (int, float)) or math.isnan(value):
             continue
         threshold = float(spec["threshold"])
         if OPERATORS[op](float(value), threshold):

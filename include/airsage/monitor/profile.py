@@ -1,17 +1,20 @@
 """Dataset profiles: the one-pass, bounded-memory engine behind baselines, checks and drift.
 
 A profile is accumulated chunk by chunk (Parquet row groups, frames of a stream). Per numeric
-feature it keeps count, missing, moments (merged with Chan's parallel formula), min/max and a
-mergeable *quantile summary*: at most ``k`` = 2048 equal-weight points (the exact quantiles of each
-chunk at probabilities ``(j + 0.5) / k``; several chunks are merged by weighted quantiles and
-re-compressed when more than ``8 k`` points pile up, so memory never depends on the row count).
-Per categorical feature it keeps the value counts.
+feature it keeps count, missing, moments (merged with Chan's parallel formula), min/max, the counts
+of fractional and non-finite values, and a mergeable *quantile summary* (``QuantileSummary``):
+exact (distinct values and counts) while at most ``k`` = 2048 distinct values were seen, else
+weighted blocks with a proven, tracked rank-error bound (see the class). Per categorical feature
+it keeps the value counts.
 
 The summary is written to ``statistics.json`` in the layout of Model Monitor's KLL sketch
-(``distribution.kll.sketch.data``): a single compactor level holding those points. Deequ's KLL gives
-level ``i`` items the weight ``2**i``, so any KLL reader (and ``NumericRef`` below, which also reads
-real multi-level Model Monitor sketches) computes ranks from it as usual. With at most ``k``
-present values the level holds every value: the sketch is then exact.
+(``distribution.kll.sketch.data``: compactor levels, level ``i`` items weighing ``2**i``, as in
+Deequ's KLL). An exact summary is written as the binary decomposition of its counts, so every KLL
+reader (``NumericRef`` below, which also reads real multi-level Model Monitor sketches) recovers
+the exact CDF; a bounded one as one level of ``k`` equal-weight points. Beside the sketch, Airsage
+writes ``distribution.kll.rank_error_bound``: the largest possible error of any CDF value read from
+the sketch (0.0 when exact). A sketch written by Model Monitor itself has no such key (its KLL bound
+is probabilistic): the bound is then reported as unknown.
 
 Drift against a baseline never re-reads the baseline data: ``NumericRef`` rebuilds the baseline CDF
 from the sketch. The current chunk is sorted once (numpy 2's SIMD sort: ~9 ms per 1M doubles here,
@@ -29,63 +32,12 @@ import numpy as np
 
 from airsage.errors import DataValidationError
 from airsage.monitor import _data
+from airsage.monitor.sketch import SKETCH_K, QuantileSummary  # noqa: F401  (QuantileSummary re-exported)
 
-SKETCH_K = 2048          # Deequ KLLSketch.DEFAULT_SKETCH_SIZE
 SKETCH_C = 0.64          # Deequ KLLSketch.DEFAULT_SHRINKING_FACTOR
 KLL_BUCKETS = 10
 INTEGRAL, FRACTIONAL, STRING, UNKNOWN = "Integral", "Fractional", "String", "Unknown"
 NUMERIC_TYPES = (INTEGRAL, FRACTIONAL)
-
-
-# =========================================================================== quantile summary
-class QuantileSummary:
-    """Mergeable weighted quantile points of a stream of sorted chunks (memory ``O(k)``)."""
-
-    def __init__(self, k: int = SKETCH_K):
-        self.k = int(k)
-        self._values: list[np.ndarray] = []
-        self._weights: list[np.ndarray] = []
-        self._points = 0
-
-    def add_sorted(self, xs: np.ndarray) -> None:
-        n = len(xs)
-        if n == 0:
-            return
-        if n <= self.k:
-            vals, w = xs.copy(), np.ones(n)
-        else:
-            vals = xs[((np.arange(self.k) + 0.5) * (n / self.k)).astype(np.int64)]
-            w = np.full(self.k, n / self.k)
-        self._values.append(vals)
-        self._weights.append(w)
-        self._points += len(vals)
-        if self._points > 8 * self.k:
-            self._compress()
-
-    def _merged(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self._values:
-            return np.empty(0), np.empty(0)
-        v = np.concatenate(self._values)
-        w = np.concatenate(self._weights)
-        order = np.argsort(v, kind="stable")
-        return v[order], w[order]
-
-    def _compress(self) -> None:
-        v, w = self._merged()
-        cw = np.cumsum(w)
-        targets = (np.arange(self.k) + 0.5) * (cw[-1] / self.k)
-        idx = np.minimum(np.searchsorted(cw, targets, side="right"), len(v) - 1)
-        self._values = [v[idx]]
-        self._weights = [np.full(self.k, cw[-1] / self.k)]
-        self._points = self.k
-
-    def points(self) -> np.ndarray:
-        """Sorted points of equal weight: every value when at most ``k`` were seen."""
-        v, w = self._merged()
-        if len(v) > self.k or (len(v) and not np.all(w == 1.0)):
-            self._compress()
-            v, _ = self._merged()
-        return v
 
 
 # =========================================================================== baseline references
@@ -101,12 +53,17 @@ class NumericRef:
     n_missing: int
     mean: float
     std: float
+    rank_error: float | None = None   # bound on |sketch CDF - true CDF|; None = unknown (not ours)
+    lo: float = float("nan")
+    hi: float = float("nan")
 
     @classmethod
     def from_feature(cls, feat: dict[str, Any]) -> "NumericRef":
         ns = feat.get("numerical_statistics") or {}
         common = ns.get("common", {})
-        sketch = ((ns.get("distribution") or {}).get("kll") or {}).get("sketch") or {}
+        kll = (ns.get("distribution") or {}).get("kll") or {}
+        sketch = kll.get("sketch") or {}
+        bound = kll.get("rank_error_bound")
         levels = sketch.get("data") or []
         vals, wts = [], []
         for level, items in enumerate(levels):
@@ -131,7 +88,14 @@ class NumericRef:
             keys, cdf = np.empty(0), np.empty(0)
         return cls(name=feat["name"], inferred_type=feat.get("inferred_type", FRACTIONAL), keys=keys, cdf=cdf,
                    n_present=n_present, n_missing=int(common.get("num_missing", 0) or 0),
-                   mean=_num(ns.get("mean")), std=_num(ns.get("std_dev")))
+                   mean=_num(ns.get("mean")), std=_num(ns.get("std_dev")),
+                   rank_error=float(bound) if isinstance(bound, (int, float)) and not isinstance(bound, bool) else None,
+                   lo=_num(ns.get("min")), hi=_num(ns.get("max")))
+
+    @property
+    def has_nonfinite(self) -> bool:
+        """The baseline held +-inf values (its min or max is infinite)."""
+        return not (math.isfinite(self.lo) and math.isfinite(self.hi))
 
     def cdf_left(self) -> np.ndarray:
         """P(X < key) at each key."""
@@ -205,13 +169,15 @@ class NumericProfile:
     n_missing: int = 0
     n_unparsable: int = 0
     n_type_match: int = 0            # present values matching the expected type
-    all_int_kind: bool = True        # every chunk had an integer/bool column type
+    n_fractional: int = 0            # present values that are not whole numbers (non-finite included)
+    n_nonfinite: int = 0             # +-inf among the present values
     sum: float = 0.0
     mean: float = float("nan")
     m2: float = 0.0
     min: float = float("inf")
     max: float = float("-inf")
-    sketch: np.ndarray = field(default_factory=lambda: np.empty(0))
+    sketch_levels: list[np.ndarray] = field(default_factory=list)   # KLL levels (weight 2**i)
+    rank_error: float = 0.0          # normalised bound of the sketch's CDF error (0.0 = exact)
     ref_counts: RefCounts | None = None
 
     @property
@@ -220,7 +186,22 @@ class NumericProfile:
 
     @property
     def inferred_type(self) -> str:
-        return INTEGRAL if self.all_int_kind and self.n_present else FRACTIONAL
+        """``Integral`` exactly when no present value is fractional: the same count that the data-type
+        check uses, so statistics.json and the check of one run never disagree."""
+        return INTEGRAL if self.n_present and not self.n_fractional else FRACTIONAL
+
+    @property
+    def fractional_share(self) -> float | None:
+        return self.n_fractional / self.n_present if self.n_present else None
+
+    def sketch_weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sketch's items (sorted) and their weights ``2**level``."""
+        if not self.sketch_levels:
+            return np.empty(0), np.empty(0)
+        v = np.concatenate(self.sketch_levels)
+        w = np.concatenate([np.full(len(l), float(2 ** i)) for i, l in enumerate(self.sketch_levels)])
+        order = np.argsort(v, kind="stable")
+        return v[order], w[order]
 
     @property
     def kind(self) -> str:
@@ -258,18 +239,24 @@ class _NumericAcc:
         p.n_unparsable += col.n_unparsable
         xs = np.sort(col.values)
         n = len(xs)
-        if col.kind == "string":  # numbers parsed from text: Integral when every one is whole
-            p.all_int_kind &= bool(np.all(xs == np.floor(xs)))
-        else:
-            p.all_int_kind &= col.kind in ("int", "bool")
         if not n:
             return
+        if col.kind in ("int", "bool"):
+            whole = n
+        else:
+            finite = np.isfinite(xs)
+            n_inf = n - int(np.count_nonzero(finite))
+            p.n_nonfinite += n_inf
+            whole = int(np.count_nonzero(xs[finite] == np.floor(xs[finite]))) if n_inf else int(
+                np.count_nonzero(xs == np.floor(xs)))
+        p.n_fractional += n - whole
         total = float(xs.sum())
         mean_c = total / n
         m2_c = float(np.einsum("i,i->", xs, xs)) - total * mean_c  # one pass; einsum, not BLAS (threads)
         if not (m2_c > 1e-6 * n * mean_c * mean_c):  # ... unless cancellation could bite
-            d = xs - mean_c
-            m2_c = float(np.einsum("i,i->", d, d))
+            with np.errstate(invalid="ignore"):  # +-inf values: NaN moments, reported as "NaN"
+                d = xs - mean_c
+                m2_c = float(np.einsum("i,i->", d, d))
         if p.n_present == 0:
             p.mean, p.m2 = mean_c, m2_c
         else:  # Chan et al. parallel variance
@@ -282,10 +269,8 @@ class _NumericAcc:
         p.sum += total
         p.min = min(p.min, float(xs[0]))
         p.max = max(p.max, float(xs[-1]))
-        if self.expected == INTEGRAL and col.kind not in ("int", "bool"):
-            p.n_type_match += int(np.count_nonzero(xs == np.floor(xs)))
-        elif self.expected == INTEGRAL and col.kind in ("int", "bool"):
-            p.n_type_match += n
+        if self.expected == INTEGRAL:
+            p.n_type_match += whole  # the same count that decides inferred_type
         elif self.expected in (FRACTIONAL, None):
             p.n_type_match += n
         self.q.add_sorted(xs)
@@ -302,7 +287,7 @@ class _NumericAcc:
             rc.total += total
 
     def finish(self) -> NumericProfile:
-        self.p.sketch = self.q.points()
+        self.p.sketch_levels, self.p.rank_error = self.q.levels()
         return self.p
 
 
@@ -454,17 +439,21 @@ def statistics_json(profile: DatasetProfile, *, sketch_size: int = SKETCH_K,
 
 def _numeric_feature(p: NumericProfile, k: int) -> dict[str, Any]:
     n = p.n_present
+    values, weights = p.sketch_weighted()
     stats: dict[str, Any] = {
-        "common": {"num_present": int(n), "num_missing": int(p.n_missing + p.n_unparsable)},
+        # a non-numeric value is present (not missing) but of the wrong type: the data-type check
+        # counts it, completeness does not
+        "common": {"num_present": int(n + p.n_unparsable), "num_missing": int(p.n_missing)},
         "mean": _finite(p.mean) if n else None,
         "sum": _finite(p.sum) if n else None,
         "std_dev": _finite(p.std) if n else None,
         "min": _finite(p.min) if n else None,
         "max": _finite(p.max) if n else None,
         "distribution": {"kll": {
-            "buckets": kll_buckets(p.sketch, n, p.min, p.max) if n else [],
+            "buckets": kll_buckets(values, n, p.min, p.max, weights=weights) if n else [],
             "sketch": {"parameters": {"c": SKETCH_C, "k": float(k)},
-                       "data": [[_finite(v) for v in p.sketch.tolist()]] if n else []},
+                       "data": [[_finite(v) for v in level.tolist()] for level in p.sketch_levels] if n else []},
+            "rank_error_bound": float(p.rank_error),
         }},
     }
     return {"name": p.name, "inferred_type": p.inferred_type, "numerical_statistics": stats}
@@ -479,9 +468,10 @@ def _string_feature(p: CategoricalProfile, max_buckets: int) -> dict[str, Any]:
     }}
 
 
-def kll_buckets(points: np.ndarray, n: int, lo: float, hi: float, nb: int = KLL_BUCKETS) -> list[dict[str, float]]:
-    """``nb`` equal-width buckets over [min, max]; counts derived from the sketch, as Deequ does
-    (exact when the sketch holds every value), rounded so that they sum to ``n``."""
+def kll_buckets(points: np.ndarray, n: int, lo: float, hi: float, nb: int = KLL_BUCKETS, *,
+                weights: np.ndarray | None = None) -> list[dict[str, float]]:
+    """``nb`` equal-width buckets over [min, max]; counts derived from the sketch (sorted ``points``
+    with their ``weights``), as Deequ does (exact when the sketch is), rounded to sum to ``n``."""
     if not n or not len(points):
         return []
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -491,7 +481,8 @@ def kll_buckets(points: np.ndarray, n: int, lo: float, hi: float, nb: int = KLL_
         counts = np.zeros(nb, dtype=np.int64)
         counts[0] = n
     else:
-        below = np.searchsorted(points, edges[1:-1], side="left") / len(points)
+        cw = np.r_[0.0, np.cumsum(weights if weights is not None else np.ones(len(points)))]
+        below = cw[np.searchsorted(points, edges[1:-1], side="left")] / cw[-1]
         raw = np.diff(np.r_[0.0, below, 1.0]) * n
         counts = np.floor(raw).astype(np.int64)
         short = int(n - counts.sum())

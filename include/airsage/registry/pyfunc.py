@@ -2,8 +2,10 @@
 
 ``mlflow.pyfunc.load_model("models:/credit_risk@champion").predict(df)`` returns a DataFrame with
 ``score`` (probability of the positive class) and ``predicted_label`` — the same numbers as the batch
-transform, because both go through ``ModelBundle``. The wrapper is pickled by reference, so the
-environment that loads it needs the ``airsage`` package importable (it is in every Airsage image).
+transform, because both go through ``ModelBundle``. The wrapper is pickled by reference; the ``airsage``
+package is logged with the model (``code_paths``) and its runtime needs are the model's pinned pip
+requirements, so a clean environment built from them (``mlflow models serve``, ``spark_udf``,
+``uv pip install -r requirements.txt``) loads it without Airsage installed.
 """
 from __future__ import annotations
 

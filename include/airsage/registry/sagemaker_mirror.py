@@ -2,15 +2,18 @@
 
 MLflow stays the record (aliases + version tags). When ``sagemaker.mirror_model_registry`` is on,
 each registered version is also a *model package* in a group named after the use case's model, with
-the serving image, the ``model.tar.gz``, the approval status and, per reference b.5, the evaluation
-reports (``ModelMetrics``) and the baselines drift checks compare against (``DriftCheckBaselines``).
+the serving image, the ``model.tar.gz``, the approval status, the evaluation reports (``ModelMetrics``)
+and the baselines that later drift checks compare against (``DriftCheckBaselines``), the two report
+groups SageMaker's ``CreateModelPackage`` API accepts (see the SageMaker API reference for
+CreateModelPackage; DriftCheckBaselines cannot be changed after the package is created).
 An approval decided in Airsage is copied over with ``sync_approval`` (``UpdateModelPackage``), the
 call the amazon provider has no operator for.
 
 Pure builders (``group_request``, ``model_package_request``, ``approval_request``,
-``report_candidates``) plus a small class around an injected boto3 SageMaker client.
-``ModelRegistry`` drives it (``register_training`` / ``approve`` / ``reject``) and keeps the package ARN
-and the last mirrored status in version tags (``TAG_PACKAGE_ARN``, ``TAG_PACKAGE_STATUS``).
+``report_candidates``), a small class around an injected boto3 SageMaker client, and ``sync_version``,
+the step ``ModelRegistry`` runs after each change (``register_training`` / ``approve`` / ``reject``),
+keeping the package ARN and the last mirrored status in version tags (``TAG_PACKAGE_ARN``,
+``TAG_PACKAGE_STATUS``).
 
 Errors: a refused call (AccessDenied, ValidationException, ...) is a permanent ``AirsageError`` naming
 the IAM action and the way out (``sagemaker.mirror_model_registry: false``); throttling, 5xx and
@@ -360,3 +363,89 @@ def _translate(method: str, exc: Exception) -> Exception:
                               fix=f"Check the AWS credentials and endpoint of the Airflow AWS connection, {off}; "
                                   "then retry the task.")
     return exc
+
+
+# ---------------------------------------------------------------------- the sync step of the registry
+def approval_description(v) -> str:
+    """SageMaker's ApprovalDescription for the version's status: who decided, and why."""
+    from airsage.registry.types import ApprovalStatus
+
+    tags = v.tags
+    if v.status == ApprovalStatus.APPROVED:
+        return f"Approved by {tags.get('approved_by', 'unknown')}: {tags.get('approval_comment', '')}".strip()
+    if v.status == ApprovalStatus.REJECTED:
+        if tags.get("rejected_by"):
+            return f"Rejected by {tags['rejected_by']}: {tags.get('rejection_comment', '')}".strip()
+        return f"Rejected by the quality gates: {', '.join(v.failed_checks)}"
+    return ""
+
+
+def _version_reports(store, uc, v) -> tuple[dict[str, str], dict[str, str]]:
+    """(ModelMetrics, DriftCheckBaselines) entries for ``v`` that exist on S3: the training run's Clarify
+    outputs, the version's monitoring baseline and the MLflow run's evaluation files."""
+    from airsage import layout
+    from airsage.registry import types as t
+
+    run_key = v.tags.get(t.TAG_RUN_KEY)
+    run_root = store.client.get_run(v.run_id).info.artifact_uri if v.run_id else None
+    reports, baselines = report_candidates(
+        clarify_root=layout.clarify_run(uc, run_key) if run_key else None,
+        baseline_root=layout.monitor_baseline(uc, v.version), run_artifact_uri=run_root)
+    found_reports, found_baselines = existing_s3(reports, baselines)
+    return found_reports, found_baselines
+
+
+def sync_version(store, uc, v, mirror_factory=None):
+    """Bring the version's SageMaker model package in line with MLflow (the caller holds the registry
+    lock); return the version as MLflow has it afterwards.
+
+    No package yet (tag ``sagemaker_model_package_arn``): create it with the version's status and the
+    reports found on S3; the ARN tag is written right after, and ``CreateModelPackage``'s ClientToken
+    covers a crash in between. Package there and ``sagemaker_model_package_status`` equal to the
+    status: nothing to do (no call). Otherwise ``UpdateModelPackage`` (ApprovalDescription: who + why).
+    """
+    from airsage.registry import types as t
+    from airsage.registry.store import now
+
+    if uc is None:
+        if v.tags.get(TAG_PACKAGE_ARN) and v.tags.get(TAG_PACKAGE_STATUS) != str(v.status):
+            log.warning("%s is mirrored in SageMaker (%s) but no use case was given: its model package keeps "
+                        "status %s", v.uri, v.tags[TAG_PACKAGE_ARN], v.tags.get(TAG_PACKAGE_STATUS))
+        return v
+    if not uc.sagemaker.mirror_model_registry:
+        return v
+    if uc.registered_model_name != v.name:
+        raise ConfigError(f"use case {uc.name} registers {uc.registered_model_name}, not {v.name}",
+                          key="model_name", fix="Pass the use case the model belongs to.")
+    status = approval_status(str(v.status))
+    arn = v.tags.get(TAG_PACKAGE_ARN)
+    if arn and v.tags.get(TAG_PACKAGE_STATUS) == status:
+        return v
+    mirror = (mirror_factory or SageMakerRegistryMirror.from_usecase)(uc)
+    why = approval_description(v)
+    if not arn:
+        reports, baselines = _version_reports(store, uc, v)
+        failed = v.failed_checks
+        meta = {"mlflow:model_name": v.name, "mlflow:version": v.version, "mlflow:run_id": v.run_id,
+                "airsage:usecase": uc.name, "airsage:run_key": v.tags.get(t.TAG_RUN_KEY),
+                "airsage:dataset_version": v.tags.get(t.TAG_DATASET_VERSION),
+                "airsage:code_version": v.tags.get(t.TAG_CODE_VERSION),
+                "airsage:model_sha256": v.tags.get(t.TAG_MODEL_SHA256),
+                "airsage:failed_checks": " ".join(failed) if failed else None}
+        desc = f"MLflow {v.uri} ({uc.name}, run_key {v.tags.get(t.TAG_RUN_KEY)})"
+        if failed:
+            desc += f"; quality gates failed: {', '.join(failed)}"
+        arn = mirror.register(version=v.version, model_data_url=v.tags.get(t.TAG_MODEL_ARTIFACT) or "",
+                              approval=status, description=desc[:1024], reports=reports, baselines=baselines,
+                              metadata={k: metadata_value(x) for k, x in meta.items() if x is not None},
+                              token_key=f"{v.name}/{v.version}")
+        store.set_tags(v.name, v.version, {TAG_PACKAGE_ARN: arn})
+        log.info("%s mirrored to SageMaker model package %s (%s; %d report(s), %d baseline(s))", v.uri, arn,
+                 status, len(reports), len(baselines))
+        if v.tags.get("approved_by") or v.tags.get("rejected_by"):  # a person decided before the mirror ran
+            mirror.sync_approval(arn, status, why)
+    else:
+        mirror.sync_approval(arn, status, why)
+        log.info("%s: SageMaker model package %s set to %s", v.uri, arn, status)
+    store.set_tags(v.name, v.version, {TAG_PACKAGE_STATUS: status, TAG_SYNCED_AT: now()})
+    return store.get_version(v.name, v.version)

@@ -10,7 +10,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from airsage.registry.model_registry import ModelRegistry, _mlflow
+from airsage.registry._mlflow import mlflow_module as _mlflow
+from airsage.registry.model_registry import ModelRegistry
 
 _template: Path | None = None
 _template_lock = threading.Lock()

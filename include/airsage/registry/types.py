@@ -1,6 +1,7 @@
 """The registry's vocabulary: approval states, a registered version, a model resolved for serving.
 
-Light on purpose (stdlib only): Airflow operators and the CLI import these at module level.
+Light on purpose (stdlib + ``airsage.errors``): Airflow operators and the CLI import these at module level.
+The tag names live in ``registry.tags`` (re-exported here).
 """
 from __future__ import annotations
 
@@ -8,23 +9,12 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airsage.errors import AirsageError
+from airsage.errors import AirsageError, ModelNotApprovedError
 
-# version tags (the approval state lives in tags + aliases, never in the deprecated stages)
-TAG_STATUS = "approval_status"
-TAG_RUN_KEY = "run_key"
-TAG_DATASET_VERSION = "dataset_version"
-TAG_DATASET_HASH = "dataset_hash"
-TAG_CODE_VERSION = "code_version"
-TAG_METRICS = "metrics"  # JSON: the scalar held-out metrics
-TAG_GATES = "gate_results"  # JSON: list of {name, passed, value, threshold, detail}
-TAG_FAILED_CHECKS = "failed_checks"  # comma-separated gate names (Rejected by gates)
-TAG_MODEL_ARTIFACT = "model_artifact_uri"  # the model.tar.gz the job produced
-TAG_MODEL_SHA256 = "model_artifact_sha256"
-TAG_MODEL_CARD = "model_card_uri"
-
-CHAMPION = "champion"
-PREVIOUS = "previous"
+from airsage.registry.tags import (CHAMPION, PREVIOUS, TAG_CLARIFY_REPORT, TAG_CODE_VERSION,  # noqa: F401
+                                   TAG_DATASET_HASH, TAG_DATASET_VERSION, TAG_FAILED_CHECKS, TAG_GATES,
+                                   TAG_IMPORTED_FROM, TAG_METRICS, TAG_MODEL_ARTIFACT, TAG_MODEL_CARD,
+                                   TAG_MODEL_SHA256, TAG_MODEL_SOURCE, TAG_RUN_KEY, TAG_STATUS, TAG_TRAINED_BY)
 
 
 class ApprovalStatus(str, enum.Enum):
@@ -54,6 +44,34 @@ class RegistryTransitionError(AirsageError):
                          fix=fix)
 
 
+class FourEyesError(AirsageError):
+    """The person approving a version started the training run that produced it."""
+
+    def __init__(self, model: str, version: str, approver: str):
+        self.model, self.version, self.approver = model, version, approver
+        super().__init__(
+            f"{approver!r} started the training run of model {model} version {version} and may not approve it "
+            "(four eyes).",
+            fix="Ask another approver to review and approve it; only where the use case's governance allows "
+                "self-approval, call approve(..., four_eyes=False).")
+
+
+class ApprovalNotBackedError(ModelNotApprovedError):
+    """A version is Approved (or an alias points at it) in MLflow, but the audit log does not back it:
+    the registry was changed outside Airsage."""
+
+    def __init__(self, model: str, version: str | int | None, status: str | None, problem: str,
+                 usecase: str | None = None):
+        self.model, self.version, self.status, self.problem = model, None if version is None else str(version), \
+            status, problem
+        AirsageError.__init__(
+            self, f"Refusing to serve model {model} version {self.version}: {problem}.",
+            fix=f"Run `airsage registry verify --usecase {usecase or '<usecase>'}` to list every mismatch; undo the "
+                "change in MLflow (approval_status tag / alias back to what the audit log says), or record the "
+                "decision through Airsage (registry approve / promote / rollback, or the governance DAGs), which "
+                "writes the audit event.")
+
+
 def status_of(tags: dict[str, str]) -> ApprovalStatus | str | None:
     """The version's approval status (an ``ApprovalStatus``; the raw tag value if it is foreign)."""
     raw = tags.get(TAG_STATUS)
@@ -70,6 +88,8 @@ class RegisteredVersion:
     tags: dict[str, str]
     metrics: dict[str, float]
     created_at: str  # ISO 8601, UTC
+    source: str | None = field(default=None, repr=False, compare=False)  # MLflow's model location
+
 
     @property
     def uri(self) -> str:
@@ -86,6 +106,7 @@ class RegisteredVersion:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("source")
         d["status"] = str(self.status) if self.status is not None else None
         d["uri"] = self.uri
         return d
@@ -103,6 +124,7 @@ class ResolvedModel:
     model_artifact_uri: str | None
     tags: dict[str, str]
     tracking_uri: str | None = field(default=None, repr=False, compare=False)
+    source: str | None = field(default=None, repr=False, compare=False)  # MLflow's model location
 
     @property
     def uri(self) -> str:
@@ -111,13 +133,15 @@ class ResolvedModel:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("tracking_uri")
+        d.pop("source")
         d["status"] = str(self.status) if self.status is not None else None
         d["uri"] = self.uri
         return d
 
     def load_bundle(self):
-        """The ``ModelBundle``: from the job's model.tar.gz (fast path, checksum-verified), else from
-        the copy logged with the MLflow run."""
-        from airsage.registry.model_registry import load_bundle
+        """The model to score with (a ``ModelBundle``): an Airsage version from the job's model.tar.gz (fast
+        path, checksum-verified), else from the copy logged with the MLflow run; any other MLflow model by
+        its flavor (``registry.flavors``)."""
+        from airsage.registry.artifacts import load_bundle
 
         return load_bundle(self)

@@ -13,6 +13,13 @@ A timeout is recorded as such: ``humanAnswers`` is empty (no human answered) and
 
 ``read_decisions`` returns every stored decision; ``resolve_decisions`` keeps one per record: a human
 answer beats a timeout, and among humans the latest submission wins.
+
+Times. In A2I ``acceptanceTime`` is when the worker accepted (opened) the task and
+``timeSpentInSeconds`` runs from there to ``submissionTime``. Airflow's human-in-the-loop record
+(``HITLDetail``) holds only ``created_at`` (the task was put before reviewers) and ``responded_at``
+(the answer), not when a reviewer opened the task, so ``airsage.review.record`` estimates it (see
+``estimate_acceptance``) and says how in the Airsage key ``airsageTiming = {"acceptanceBasis",
+"taskCreatedAt"}``; the routing time stays the loop's creation time (the path's timestamp).
 """
 from __future__ import annotations
 
@@ -82,6 +89,8 @@ class ReviewDecision:
     accepted_at: dt.datetime | None = None
     default_decision: str | None = None  # set for timeouts
     human_loop_name: str = field(default="")
+    acceptance_basis: str | None = None  # how accepted_at was estimated (None: given by the caller)
+    task_created_at: dt.datetime | None = None  # when Airflow put the task before reviewers (HITLDetail.created_at)
 
     def __post_init__(self) -> None:
         if not self.human_loop_name:
@@ -159,6 +168,9 @@ def a2i_output(decision: ReviewDecision, flow_definition_arn: str) -> dict[str, 
         })
     doc["humanLoopName"] = decision.human_loop_name
     doc["inputContent"] = decision.input_content
+    if decision.acceptance_basis and decision.decision != "timeout_default":
+        doc["airsageTiming"] = {"acceptanceBasis": decision.acceptance_basis,
+                                "taskCreatedAt": _iso_ms(decision.task_created_at or decision.created_at)}
     return doc
 
 

@@ -13,9 +13,21 @@ first; rules by the number of rules matched, then score, highest first; low conf
 to the band's centre, most uncertain first; ties by ``inference_id``. Candidates beyond the cap keep
 the model's decision and are only counted (``over_cap``). Every routed record carries all its
 reasons, not just the one that ranked it.
+
+**Quotas.** ``spec.quotas = {low_confidence: 0.3}`` reserves ``floor(0.3 * max_per_night)`` places for
+records that have that reason (among their reasons, whatever their tier), taken by that reason's own
+order (low confidence: most uncertain first). Reasons with a quota are served in ``priority`` order,
+a record fills one place only; places a reason cannot fill (too few candidates) and the rest of the cap
+go to the remaining candidates in priority order. The routed set is then listed in priority order, and
+``routed_by`` tells whether a record took a reserved place (``quota:<reason>``) or a ``priority`` one.
+Without a quota a strict priority lets high-risk records fill the whole cap night after night; a
+low-confidence quota keeps the records nearest the decision threshold in every night's review, and
+their reviewed labels reach the next training set through the label import (the A2I outputs are a
+label source).
 """
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +51,7 @@ class RoutingReport:
     over_cap: int
     cap: int
     by_reason: dict[str, int] = field(default_factory=dict)  # candidates per reason (a record may count twice)
+    by_quota: dict[str, int] = field(default_factory=dict)  # routed records that took a reserved place, per reason
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,10 +105,24 @@ def candidates(scored: pd.DataFrame, spec, *, id_col: str = "inference_id", scor
     k3 = np.where(tier == "rule", -s, 0.0)
     out["tier"] = tier
     out["_high"], out["_low"] = flags["high_risk"], flags["low_confidence"]
+    out["_anyrule"] = flags["rule"]
     for i, hit in enumerate(rule_hits):
         out[f"_rule{i}"] = hit[keep]
     out["_k1"], out["_k2"], out["_k3"] = k1, k2, k3
+    # each reason's own order, used to fill its quota (see module docstring)
+    out["_q_high_risk"], out["_q_high_risk2"] = -s, 0.0
+    out["_q_rule"], out["_q_rule2"] = -n_rules[keep].astype(float), -s
+    out["_q_low_confidence"], out["_q_low_confidence2"] = np.abs(s - (lo + hi) / 2), 0.0
     return out
+
+
+_FLAG = {"high_risk": "_high", "rule": "_anyrule", "low_confidence": "_low"}
+
+
+def reserved_places(spec) -> dict[str, int]:
+    """Places of the cap reserved per reason: ``floor(share * max_per_night)``, in priority order."""
+    return {r: int(math.floor(spec.quotas[r] * spec.max_per_night + 1e-9)) for r in spec.priority
+            if spec.quotas.get(r)}
 
 
 def _reasons(row: pd.Series, spec, score_col: str) -> tuple[list[str], list[str]]:
@@ -124,6 +151,46 @@ def _rank(cands: pd.DataFrame, cap: int, id_col: str) -> pd.DataFrame:
     return cands.sort_values(["_k1", "_k2", "_k3", id_col], kind="mergesort").head(cap)
 
 
+def _by_reason(cands: pd.DataFrame, reason: str, id_col: str) -> pd.DataFrame:
+    """Candidates having ``reason``, in that reason's own order."""
+    has = cands[cands[_FLAG[reason]].to_numpy(bool)]
+    return has.sort_values([f"_q_{reason}", f"_q_{reason}2", id_col], kind="mergesort")
+
+
+def _select(cands: pd.DataFrame, spec, id_col: str) -> pd.DataFrame:
+    """The routed records: reserved places per reason first, then priority; listed in priority order."""
+    cap = spec.max_per_night
+    cands = cands.reset_index(drop=True)
+    picked: dict[int, str] = {}  # row position -> how it was routed
+    for reason, places in reserved_places(spec).items():
+        for pos in _by_reason(cands, reason, id_col).index:
+            if places <= 0 or len(picked) >= cap:
+                break
+            if pos not in picked:
+                picked[pos] = f"quota:{reason}"
+                places -= 1
+    ranked = cands.sort_values(["_k1", "_k2", "_k3", id_col], kind="mergesort")
+    for pos in ranked.index:
+        if len(picked) >= cap:
+            break
+        picked.setdefault(pos, "priority")
+    out = ranked.loc[[pos for pos in ranked.index if pos in picked]].copy()
+    out["routed_by"] = [picked[pos] for pos in out.index]
+    return out
+
+
+def _keep(cands: pd.DataFrame, spec, id_col: str) -> pd.DataFrame:
+    """Enough candidates to make the final selection later (streaming): the top ``cap`` by priority and,
+    per reason with a quota, the top ``sum(reserved)`` by that reason's order."""
+    keep = _rank(cands, spec.max_per_night, id_col)
+    reserved = reserved_places(spec)
+    depth = sum(reserved.values())
+    if not depth:
+        return keep
+    parts = [keep] + [_by_reason(cands, r, id_col).head(depth) for r in reserved]
+    return pd.concat(parts).drop_duplicates(subset=[id_col], keep="first")
+
+
 def _count_reasons(cands: pd.DataFrame, spec) -> dict[str, int]:
     counts = {"high_risk": int(cands["_high"].sum()) if len(cands) else 0,
               "rule": int(np.any([cands[f"_rule{i}"].to_numpy(bool) for i in range(len(spec.rules))], axis=0).sum())
@@ -140,10 +207,17 @@ def route_records(scored: pd.DataFrame, spec, *, id_col: str = "inference_id",
         empty = candidates(scored.iloc[:0], spec, id_col=id_col, score_col=score_col)
         return _finish(empty, spec, score_col), RoutingReport(False, len(scored), 0, 0, 0, spec.max_per_night, {})
     cands = candidates(scored, spec, id_col=id_col, score_col=score_col)
-    routed = _rank(cands, spec.max_per_night, id_col)
+    routed = _select(cands, spec, id_col)
     return _finish(routed, spec, score_col), RoutingReport(True, len(scored), len(cands), len(routed),
                                                            len(cands) - len(routed), spec.max_per_night,
-                                                           _count_reasons(cands, spec))
+                                                           _count_reasons(cands, spec), _count_quota(routed))
+
+
+def _count_quota(routed: pd.DataFrame) -> dict[str, int]:
+    if "routed_by" not in routed or routed.empty:
+        return {}
+    counts = routed["routed_by"].value_counts()
+    return {k.split(":", 1)[1]: int(v) for k, v in sorted(counts.items()) if k.startswith("quota:")}
 
 
 def route_parquet(uris: str | Iterable[str], spec, *, id_col: str = "inference_id", score_col: str = "score",
@@ -172,12 +246,13 @@ def route_parquet(uris: str | Iterable[str], spec, *, id_col: str = "inference_i
                 for k, v in _count_reasons(cands, spec).items():
                     by_reason[k] += v
                 merged = cands if best is None else pd.concat([best, cands], ignore_index=True)
-                best = _rank(merged, spec.max_per_night, id_col)
+                best = _keep(merged, spec, id_col)
     routed = best if best is not None else candidates(
         pd.DataFrame({id_col: pd.Series(dtype=object), score_col: pd.Series(dtype=float),
                       **{r.feature: pd.Series(dtype=object) for r in spec.rules}}), spec, id_col=id_col, score_col=score_col)
+    routed = _select(routed, spec, id_col) if spec.enabled else routed
     report = RoutingReport(bool(spec.enabled), records, total, len(routed), total - len(routed), spec.max_per_night,
-                           {k: v for k, v in by_reason.items() if v} if spec.enabled else {})
+                           {k: v for k, v in by_reason.items() if v} if spec.enabled else {}, _count_quota(routed))
     return _finish(routed, spec, score_col), report
 
 
@@ -197,10 +272,12 @@ def _is_dir(uri: str) -> bool:
 
 
 def _finish(routed: pd.DataFrame, spec, score_col: str) -> pd.DataFrame:
-    """Ranked routed records with ``rank``, ``tier``, ``reasons`` (text) and ``reason_codes``."""
+    """Ranked routed records with ``rank``, ``tier``, ``reasons`` (text), ``reason_codes`` and ``routed_by``."""
     pairs = [_reasons(row, spec, score_col) for _, row in routed.iterrows()]
     routed = routed.drop(columns=[c for c in routed.columns if c.startswith("_")]).reset_index(drop=True)
     routed["reasons"] = [p[0] for p in pairs]
     routed["reason_codes"] = [p[1] for p in pairs]
+    if "routed_by" not in routed:
+        routed["routed_by"] = pd.Series(["priority"] * len(routed), dtype=object)
     routed.insert(0, "rank", np.arange(1, len(routed) + 1))
     return routed

@@ -10,24 +10,20 @@ configured is not evaluated (and not listed).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-RATIO_METRICS = {"DI"}  # Clarify ratio metrics: ideal value 1, every other metric: ideal 0
+from airsage import jsonsafe
+from airsage.clarify import vocabulary
+from airsage.errors import ConfigError
+
+RATIO_METRICS = frozenset(vocabulary.IDEAL)  # Clarify ratio metrics: ideal value 1, every other metric: ideal 0
+SECTIONS = ("pre_training_bias_metrics", "post_training_bias_metrics")
 
 
 def _number(v: Any) -> float | None:
-    """Clarify writes +/-inf as "Infinity"/"-Infinity" and a failed metric as null."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
+    """Clarify writes +/-inf as "Infinity"/"-Infinity" and a failed metric as null (``airsage.jsonsafe``)."""
+    return jsonsafe.number(v)
 
 
 def _result(name: str, passed: bool, value: Any, threshold: Any, detail: str) -> dict[str, Any]:
@@ -52,42 +48,70 @@ def threshold_gate(name: str, value: Any, minimum: float) -> dict[str, Any]:
 
 def bias_deviation(metric: str, value: float) -> float:
     """Distance of a Clarify metric from its ideal value (1 for DI, 0 otherwise)."""
-    return abs(1.0 - value) if metric in RATIO_METRICS else abs(value)
+    return vocabulary.deviation(metric, value)
+
+
+def check_bias_thresholds(analysis: Mapping, max_abs: Mapping[str, float], *, strict: bool = True) -> list[dict]:
+    """The bias gate's per-entry checks (the ClarifyCheck step): one per (stage, facet entry, metric named
+    in ``max_abs``): ``{stage, metric, facet, value_or_threshold, value, checked_value, bound, passed, error?}``.
+
+    The checked value is the deviation from the metric's ideal value (``|DI - 1|``, ``|x|`` otherwise:
+    ``bound: 0.2`` on DI means DI in [0.8, 1.2]). A metric that could not be computed (``value: null``) or
+    is infinite fails its check: a gate must not pass on missing evidence. An unknown metric name is a
+    ``ConfigError`` (``strict``) or simply finds nothing. The findings are data; ``bias_gate`` turns them
+    into one gate result.
+    """
+    unknown = sorted(set(max_abs) - vocabulary.ALL)
+    if unknown and strict:
+        raise ConfigError(f"unknown bias metric(s) {unknown} in the bias gate", key="gates.max_bias",
+                          fix=f"Use Clarify metric names: {sorted(vocabulary.ALL)}.")
+    checks = []
+    for stage in SECTIONS:
+        block = analysis.get(stage) or {}
+        for facet, entries in (block.get("facets") or {}).items():
+            for entry in entries or []:
+                for m in entry.get("metrics", []):
+                    if m.get("name") not in max_abs:
+                        continue
+                    bound = float(max_abs[m["name"]])
+                    value = _number(m.get("value"))
+                    checked = None if value is None else bias_deviation(m["name"], value)
+                    check = {"stage": stage.replace("_bias_metrics", ""), "metric": m["name"], "facet": facet,
+                             "value_or_threshold": entry.get("value_or_threshold"), "value": m.get("value"),
+                             "checked_value": checked, "bound": bound,
+                             "passed": checked is not None and math.isfinite(checked) and checked <= bound}
+                    if "error" in m:
+                        check["error"] = m["error"]
+                    checks.append(check)
+    return checks
 
 
 def bias_values(analysis: dict[str, Any], metric: str) -> list[tuple[str, str, str, float | None]]:
     """Every (section, facet, facet value, value) of ``metric`` in a Clarify ``analysis.json``."""
-    out = []
-    for section in ("pre_training_bias_metrics", "post_training_bias_metrics"):
-        facets = (analysis.get(section) or {}).get("facets") or {}
-        for facet, groups in facets.items():
-            for group in groups or []:
-                for m in group.get("metrics", []):
-                    if m.get("name") == metric:
-                        out.append((section, facet, str(group.get("value_or_threshold")), _number(m.get("value"))))
-    return out
+    return [(f"{c['stage']}_bias_metrics", c["facet"], str(c["value_or_threshold"]), _number(c["value"]))
+            for c in check_bias_thresholds(analysis, {metric: math.inf}, strict=False)]
 
 
 def bias_gate(metric: str, max_deviation: float, analysis: dict[str, Any] | None) -> dict[str, Any]:
+    """One gate result for ``gates.max_bias[metric]``: the worst facet entry of ``check_bias_thresholds``."""
     name = f"max_bias.{metric}"
     if analysis is None:
         return _result(name, False, None, max_deviation,
                        "no Clarify analysis was given; run the bias analysis before the gates or remove gates.max_bias")
-    found = bias_values(analysis, metric)
-    if not found:
+    checks = check_bias_thresholds(analysis, {metric: max_deviation}, strict=False)
+    if not checks:
         return _result(name, False, None, max_deviation, f"metric {metric} is not in the Clarify analysis")
     worst, parts, passed = 0.0, [], True
-    for section, facet, group, value in found:
-        where = f"{facet}={group} ({section.split('_')[0]}-training)"
-        if value is None or math.isnan(value):
+    for c in checks:
+        where = f"{c['facet']}={c['value_or_threshold']} ({c['stage'].split('_')[0]}-training)"
+        dev = c["checked_value"]
+        if dev is None or math.isnan(dev):
             passed = False
             parts.append(f"{where}: not computed")
             continue
-        dev = bias_deviation(metric, value)
         worst = max(worst, dev)
-        ok = dev <= max_deviation
-        passed &= ok
-        parts.append(f"{where}: {value:.4f}{'' if ok else ' (exceeds)'}")
+        passed &= c["passed"]
+        parts.append(f"{where}: {_number(c['value']):.4f}{'' if c['passed'] else ' (exceeds)'}")
     return _result(name, passed, worst, max_deviation,
                    f"max |{'1 - ' if metric in RATIO_METRICS else ''}{metric}| over facets; " + "; ".join(parts))
 

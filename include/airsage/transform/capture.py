@@ -12,9 +12,9 @@ and published atomically under the run's name, so a rerun replaces the file.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +84,18 @@ def write_options(schema: pa.Schema, plain: tuple[str, ...] = ()) -> dict:
 
 
 class CaptureWriter:
-    """Per-file capture parts in a private temp dir; ``publish`` joins the kept parts atomically."""
+    """Per-file capture parts in a private scratch dir; ``publish`` joins the kept parts atomically.
+
+    The scratch dir is ``storage.private_workdir("capture", target_uri)``: removed by ``close``, and
+    if the run is killed, by the next run writing the same capture file, whatever its age."""
 
     def __init__(self, target_uri: str, feature_names: list[str], categorical: dict[str, list[str]]):
         self.target_uri = target_uri
         self.feature_names = list(feature_names)
         self.categorical = dict(categorical)
         self.schema = capture_schema(self.feature_names, self.categorical)
-        self._dir = Path(tempfile.mkdtemp(prefix="airsage-capture-"))
+        self._scratch = contextlib.ExitStack()
+        self._dir = self._scratch.enter_context(storage.private_workdir("capture", target_uri))
         self._parts: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
         self._current: Path | None = None
@@ -146,7 +150,7 @@ class CaptureWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._scratch.close()
 
 
 def today_utc() -> dt.date:

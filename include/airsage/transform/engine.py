@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from airsage import storage
-from airsage.errors import AirsageError, ConfigError, DataValidationError
+from airsage.errors import AirsageError, ConfigError, DataValidationError, PartialFailureError
 from airsage.transform import capture as cap
 from airsage.transform import records as rec
 from airsage.transform.encoding import ArrowEncoder
@@ -46,6 +46,7 @@ from airsage.transform.settings import PARQUET, TransformConfig
 
 log = logging.getLogger("airsage.transform")
 OUT_SUFFIX = ".out"
+OUTPUT_KIND = "transform"  # the kind recorded in the output's ownership marker
 TEXT_CHUNK = 5000  # records per model call on the CSV / JSON Lines path
 IN_FLIGHT = 3  # row groups alive at once: one being read, one predicted, one written (bounds memory)
 
@@ -132,17 +133,21 @@ class TransformProgress:
     eta_s: float | None  # from the share of files (and of the current Parquet file) done
 
 
-class TransformFailedError(AirsageError):
-    """Some input files failed and the caller asked to fail the run; ``report`` has the details."""
+class TransformFailedError(PartialFailureError):
+    """Some input files failed and the caller asked to fail the run; ``report`` has the details. The
+    command line exits 3 (partial failure: the good files were published), or 2 when every file failed."""
 
     def __init__(self, report: TransformReport):
         self.report = report
         first = report.failures[0].describe() if report.failures else "?"
         super().__init__(
             f"batch transform {report.run_key}: {report.files_failed} of {report.files_in} input file(s) failed "
-            f"(no .out written for them); first: {first}",
+            f"(no .out written for them; {report.files_out} published); first: {first}",
+            failures=[f.describe() for f in report.failures],
             fix="Correct or remove the bad records named in the report's failures, then rerun: the partition's "
                 "output is replaced as a whole. Or run with fail_on_file_error=False to accept partial output.")
+        if report.files_out == 0:
+            self.exit_code = 2  # nothing was published: a plain failure
 
 
 # =========================================================================== entry point
@@ -161,6 +166,7 @@ def run_batch_transform(
     progress: Callable[[TransformProgress], None] | None = None,
     partition_date: dt.date | str | None = None,
     fail_on_file_error: bool = True,
+    force: bool = False,
 ) -> TransformReport:
     """Score every file under ``input_uri`` into ``output_uri`` (see the module docstring).
 
@@ -171,17 +177,21 @@ def run_batch_transform(
     model's feature order. ``partition_date``: the capture partition (default: today, UTC).
     ``fail_on_file_error``: raise ``TransformFailedError`` (after publishing the files that succeeded,
     as SageMaker does) when any file failed; else just report it.
+    ``force``: replace an existing output directory that Airsage did not publish (its content is moved
+    aside, never deleted); an output overlapping the input or the capture location is always refused.
     """
     config = config if isinstance(config, TransformConfig) else TransformConfig.from_dict(config)
+    _check_locations(input_uri, output_uri, capture_uri)
+    storage.check_output(output_uri, inputs=(input_uri,), force=force, kind=OUTPUT_KIND)
     input_uri, output_uri = storage.normalize(input_uri), storage.normalize(output_uri)
-    _check_locations(input_uri, output_uri)
     feature_columns = list(feature_columns or model.feature_names)
     absent = [f for f in model.feature_names if f not in feature_columns]
     if absent:
         raise ConfigError(f"feature_columns lacks the model feature(s) {absent}", key="feature_columns",
                           fix="List every model feature (in input order) or leave feature_columns unset.")
-    files = storage.list_files(input_uri)
-    if not files:
+    escaped: list[str] = []
+    files = storage.list_files(input_uri, escaped=escaped)
+    if not files and not escaped:
         raise DataValidationError(input_uri, ["no input files found"],
                                   fix="Point input_uri at the partition holding the data (a file or a prefix).")
     job = _Job(model, config, str(model_name), str(model_version), run_key, record_id_col, feature_columns, progress)
@@ -192,10 +202,12 @@ def run_batch_transform(
         target = cap.capture_file_uri(capture_uri, cap.parse_date(partition_date), run_key)
         capture = cap.CaptureWriter(target, model.feature_names, model.categorical)
     results: list[FileResult] = []
-    failures: list[FileFailure] = []
+    failures: list[FileFailure] = [
+        FileFailure(uri, _relative(uri, input_uri), "a symbolic link to a file outside the input folder: not read")
+        for uri in escaped]
     capture_file = None
     try:
-        with storage.atomic_dir(output_uri) as stage:
+        with storage.atomic_dir(output_uri, inputs=(input_uri,), force=force, kind=OUTPUT_KIND) as stage:
             for i, uri in enumerate(files):
                 rel = _relative(uri, input_uri)
                 job.files_done, job.files_total = i, len(files)
@@ -216,7 +228,7 @@ def run_batch_transform(
     report = TransformReport(
         status="Failed" if failures else "Completed", run_key=run_key, model_name=str(model_name),
         model_version=str(model_version), input_uri=input_uri, output_uri=output_uri, capture_file=capture_file,
-        config=config.to_dict(), files_in=len(files), files_out=len(ok), files_failed=len(failures),
+        config=config.to_dict(), files_in=len(files) + len(escaped), files_out=len(ok), files_failed=len(failures),
         records_in=records_in, records_out=records_out, records_failed=records_in - records_out,
         failures=tuple(failures), files=tuple(results),
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
@@ -229,11 +241,21 @@ def run_batch_transform(
     return report
 
 
-def _check_locations(input_uri: str, output_uri: str) -> None:
-    inside = output_uri == input_uri or output_uri.startswith(input_uri.rstrip("/") + "/")
-    if inside:
-        raise ConfigError(f"output_uri {output_uri} lies inside input_uri {input_uri}: a rerun would read its own output",
+def _check_locations(input_uri: str, output_uri: str, capture_uri: str | None) -> None:
+    """The output may not be, contain or lie inside the input (checked again by ``storage.check_output``,
+    with symlinks resolved); the capture location may not overlap either (a rerun would replace or
+    read it)."""
+    how = storage.overlap(output_uri, input_uri)
+    if how:
+        raise ConfigError(f"output_uri {output_uri} {how} the input {input_uri}: "
+                          + ("a rerun would read its own output" if how == "lies inside"
+                             else "publishing would replace the input"),
                           key="output_uri", fix="Write predictions under a separate prefix, e.g. .../predictions/dt=<date>.")
+    for other, key in ((input_uri, "input_uri"), (output_uri, "output_uri")):
+        how = storage.overlap(capture_uri, other) if capture_uri else None
+        if how:
+            raise ConfigError(f"capture_uri {capture_uri} {how} {key} {other}", key="capture_uri",
+                              fix="Keep the data capture under its own prefix, e.g. <data root>/capture.")
 
 
 def _relative(uri: str, input_uri: str) -> str:
@@ -292,7 +314,7 @@ class _Job:
                 else:
                     self._text_file(Path(local), tmp, rel, counts, capture)
             os.replace(tmp, final)
-        except (RecordError, AirsageError, pa.ArrowException) as exc:
+        except (RecordError, AirsageError, pa.ArrowException, OSError, RecursionError) as exc:  # this file only
             failure = FileFailure(uri, rel, _reason(exc), getattr(exc, "line", None), getattr(exc, "record", None))
         finally:
             if capture is not None:

@@ -70,6 +70,8 @@ def _parse(text: str, content_type: str, line_no: int) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise _at(line_no, f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _at(line_no, "not valid JSON: nested too deeply") from None
 
 
 def _at(line_no: int, reason: str) -> RecordError:

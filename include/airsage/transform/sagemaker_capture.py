@@ -104,14 +104,14 @@ def parse_manifest(text: str, source: str) -> list[Entry]:
     try:
         whole = json.loads(body)
         items = whole if isinstance(whole, list) else [whole]
-    except ValueError:
+    except (ValueError, RecursionError):
         items = []
         for n, line in enumerate(body.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 value = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise DataValidationError(source, [f"line {n} is not JSON ({exc}): a truncated or partial manifest"],
                                           fix=_FIX_MANIFEST) from None
             items.extend(value if isinstance(value, list) else [value])
@@ -386,7 +386,7 @@ class _Reader:
             score = float(_at(value, layout.paths["score"]))
             label = int(float(_at(value, layout.paths["predicted_label"])))
             iid = str(_at(value, layout.paths["inference_id"])) if "inference_id" in layout.paths else None
-        except (ValueError, TypeError, KeyError, IndexError, csv.Error) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, csv.Error, RecursionError) as exc:
             raise DataValidationError(out_uri, [f"line {line_no}: {type(exc).__name__}: {exc}"],
                                       fix="Import with the transform settings the job ran with "
                                           "(inference_fields, join_source, output_filter, accept).") from None

@@ -6,7 +6,8 @@ import copy
 import pytest
 
 from airsage.clarify.analysis_config import AnalysisConfig
-from airsage.clarify.gates import analysis_config_for_usecase, check_bias_thresholds
+from airsage.clarify.gates import analysis_config_for_usecase
+from airsage.training.gates import check_bias_thresholds  # the one bias gate
 from airsage.errors import ConfigError
 
 DG_EXAMPLE = {"dataset_type": "text/csv", "label": "Target", "label_values_or_threshold": [1],

@@ -284,12 +284,12 @@ def test_finish_transform_imports_a_sagemaker_job_of_credit_risk(aws, tmp_path, 
     import xgboost as xgb
     from sagemaker_specs import SOURCEDIR, compute, settings
 
-    from airsage import pipeline
+    from airsage.lifecycle import transform as pipeline
     from airsage.compute.sagemaker_requests import build_requests, status_from_describe
     from airsage.config import get_usecase
     from airsage.data.generator import generate
     from airsage.model import ModelBundle, vocabularies
-    from airsage.steps.monitoring import CAPTURE_META
+    from airsage.lifecycle.monitoring_data import CAPTURE_META
 
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     shipped = get_usecase("credit_risk")

@@ -1,7 +1,8 @@
 """Pure request builders: validated against botocore's service model, and checked field by field.
 
 Golden values (image URIs, paths, the SDK's hyperparameter encoding) are written out by hand from
-the SageMaker SDK's image_uri_config and the reference (sections a.5, b.1, e, g), not computed by the
+the SageMaker SDK's image_uri_config and SageMaker's API reference (CreateTrainingJob,
+CreateProcessingJob, CreateTransformJob; the Model Monitor analyzer container's inputs), not computed by the
 code under test.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ from airsage.compute.sagemaker import SageMakerBackend
 from airsage.compute.sagemaker_images import clarify_image_uri, model_monitor_image_uri, xgboost_image_uri
 from airsage.errors import ConfigError
 
-# what airsage.pipeline.transform_spec passes for credit_risk (TransformSpec defaults: Line / Input / Line)
+# what airsage.lifecycle.transform.transform_spec passes for credit_risk (TransformSpec defaults: Line / Input / Line)
 PARQUET_PARAMS = {"content_type": "application/x-parquet", "split_type": "Line", "batch_strategy": "MultiRecord",
                   "max_payload_mb": 6, "input_filter": "$", "join_source": "Input", "output_filter": "$",
                   "assemble_with": "Line", "model_name": "credit_risk", "model_version": "4",
@@ -266,7 +267,7 @@ def test_grid_and_minimize_objectives():
         _requests(tune_spec(parameters={"strategy": "annealing"}))
 
 
-# ------------------------------------------------------------------ transform (reference g)
+# ------------------------------------------------------------------ transform (CreateTransformJob rules)
 def test_transform_request_carries_the_local_transform_settings():
     reqs = dict(_requests(transform_spec()))
     model, job = reqs["CreateModel"], reqs["CreateTransformJob"]
@@ -286,7 +287,7 @@ def test_transform_request_carries_the_local_transform_settings():
 
 
 def test_transform_takes_the_pipeline_parameters():
-    """The parameters airsage.pipeline.transform_spec passes (capture_uri, record_id_col, model name/version)."""
+    """The parameters airsage.lifecycle.transform.transform_spec passes (capture_uri, record_id_col, model name/version)."""
     params = {**transform_spec().parameters, "capture": None, "capture_uri": "s3://airsage-test/credit_risk/capture",
               "record_id_col": "application_id", "model_name": "credit_risk", "model_version": "4",
               "run_key": "manual-1", "partition": "2026-11-20", "fail_on_file_error": False}
@@ -374,7 +375,7 @@ def test_csv_keeps_sagemaker_data_processing_and_no_container_filters():
     assert reqs["CreateTransformJob"]["DataCaptureConfig"]["GenerateInferenceId"] is True
 
 
-# ------------------------------------------------------------------ processing (reference a.5, b.1)
+# ------------------------------------------------------------------ processing (Clarify, Model Monitor analyzer)
 def test_managed_clarify_wiring_follows_the_sdk():
     req = _one(clarify_spec(engine="managed"), "CreateProcessingJob")
     assert req["AppSpecification"] == {
@@ -403,7 +404,7 @@ def test_managed_model_monitor_environment():
     staged = monitor_spec(parameters={"engine": "managed", "content_type": "text/csv"},
                           inputs={"dataset": "s3://airsage-test/capture/", "baseline_statistics": "s3://b/base/stats",
                                   "baseline_constraints": "s3://b/base/constraints/"})
-    env = _one(staged, "CreateProcessingJob")["Environment"]  # folders, as steps.monitoring stages them
+    env = _one(staged, "CreateProcessingJob")["Environment"]  # folders, as lifecycle.monitoring stages them
     assert env["baseline_constraints"] == "/opt/ml/processing/baseline/constraints/constraints.json"
     assert env["baseline_statistics"] == "/opt/ml/processing/baseline/stats/statistics.json"
     suggest = _one(monitor_spec(baseline=False), "CreateProcessingJob")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airsage import pipeline
+from airsage.lifecycle import monitoring as pipeline  # monitor_spec moved from airsage.pipeline
 from airsage.compute import sagemaker_requests as rq
 from airsage.compute.local import LocalBackend
 from airsage.config import DataSpec, get_usecase

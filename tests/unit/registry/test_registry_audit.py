@@ -13,8 +13,9 @@ def test_append_assigns_sequence_and_records_the_fields(tmp_path):
     e2 = log.append("my/model", action="approve", actor="alice", version="1", from_version=None, to_version="1",
                     from_status="PendingManualApproval", to_status="Approved", reason="looks good", extra={"k": 1})
     assert (e1["seq"], e2["seq"]) == (1, 2)
+    # issue 13: every event also says through which door it came (source) and is hash-chained
     assert set(e2) == {"seq", "ts", "model", "version", "action", "actor", "from_version", "to_version",
-                       "from_status", "to_status", "reason", "extra"}
+                       "from_status", "to_status", "reason", "extra", "source", "prev_sha256", "sha256"}
     assert log.events("my/model") == [e1, e2]
     files = sorted(p.name for p in (tmp_path / "_audit" / "my_model").iterdir())
     assert files == ["event-0000000001.json", "event-0000000002.json"]

@@ -69,19 +69,22 @@ def test_promote_only_approved_versions(reg, three):
     assert reg.promote(name, v1, actor="ops", reason="again").aliases == ["champion"]  # no-op
 
 
-def test_rollback_walks_back_the_champion_history(reg, three):
+def test_rollback_leaves_previous_at_the_version_just_replaced(reg, three):
+    # issue 13: after a rollback `previous` is the version just replaced (it used to walk further back)
     name, (v1, v2, v3) = three
-    for v in (v1, v2, v3):
+    reg.approve(name, v1, approver="a", comment="c")
+    with pytest.raises(RegistryTransitionError, match="no previous version"):
+        reg.rollback(name, actor="ops", reason="nothing to go back to")
+    for v in (v2, v3):
         reg.approve(name, v, approver="a", comment="c")
     assert aliases(reg, name) == {v2: ["previous"], v3: ["champion"]}
     reg.rollback(name, actor="ops", reason="v3 drifts")
-    assert aliases(reg, name) == {v1: ["previous"], v2: ["champion"]}
-    reg.rollback(name, actor="ops", reason="v2 too")
-    assert aliases(reg, name) == {v1: ["champion"]}
-    with pytest.raises(RegistryTransitionError, match="no previous version"):
-        reg.rollback(name, actor="ops", reason="nothing left")
-    back = reg.rollback(name, actor="ops", reason="v3 was fine after all", to_version=v3)
-    assert back.aliases == ["champion"] and aliases(reg, name)[v3] == ["champion"]
+    assert aliases(reg, name) == {v3: ["previous"], v2: ["champion"]}
+    reg.rollback(name, actor="ops", reason="v3 was fine after all")  # previous -> back where it started
+    assert aliases(reg, name) == {v2: ["previous"], v3: ["champion"]}
+    back = reg.rollback(name, actor="ops", reason="both drift", to_version=v1)
+    assert back.aliases == ["champion"] and aliases(reg, name) == {v1: ["champion"], v3: ["previous"]}
+    assert reg.audit_events(name)[-1]["extra"]["previous"] == v3
 
 
 def test_rollback_to_a_version_that_is_not_approved_is_refused(reg, three):

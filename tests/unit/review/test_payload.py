@@ -49,3 +49,65 @@ def test_oversized_payloads_are_cut_and_marked():
     p = build_task_payload(record, feature_names=names, reasons=["r"])
     assert p["truncated"] is True and payload_size(p) <= MAX_PAYLOAD_BYTES
     assert all(len(v) <= 200 for v in p["features"].values())
+
+
+# ------------------------------------------------------------------------------ what identifies a task
+NAMES = {0: "no default", 1: "default"}
+
+
+def _credit_payload(**kw):
+    record = _record()
+    record.update(sex="female", age_group="18-25", credit_score=512.0, score=np.float64(0.934))
+    contributions = {f: 0.0 for f in FEATURES}
+    contributions.update(credit_score=1.2, loan_amount=-0.4)
+    args = dict(feature_names=FEATURES, reasons=["high risk: score 0.934 >= 0.9", "rule: large loan (loan_amount=70000)"],
+                contributions=contributions, top_k=2, passthrough=["sex", "age_group"], record_key="application_id",
+                record_id="A-17", label_names=NAMES, reason_codes=["high_risk", "rule"], threshold=0.5,
+                usecase="credit_risk")
+    args.update(kw)
+    return build_task_payload(record, **args)
+
+
+def test_payload_carries_the_whole_record_and_label_names():
+    p = _credit_payload()
+    assert list(p["record"]) == FEATURES + ["sex", "age_group"]  # every input, then the passthrough fields
+    assert p["record"]["sex"] == "female" and p["record"]["income"] is None
+    assert p["application_id"] == "A-17"  # where the label import looks for the record id
+    assert (p["model_label_name"], p["label_names"]) == ("default", {"0": "no default", "1": "default"})
+    assert p["reason_codes"] == ["high_risk", "rule"] and p["passthrough"] == ["sex", "age_group"]
+    json.dumps(p)
+
+
+def test_subject_names_record_score_label_and_reasons():
+    from airsage.review import task_subject
+
+    assert task_subject(_credit_payload()) == "A-17 · score 0.934 → default · high risk, large loan"
+    long = _credit_payload(reasons=[f"rule: reason number {i} (x=1)" for i in range(30)])
+    assert len(task_subject(long)) <= 120 and task_subject(long).endswith("…")
+
+
+def test_body_shows_record_highlights_and_what_each_answer_sets():
+    from airsage.review import task_body
+
+    body = task_body(_credit_payload())
+    assert "the model predicted **default** (score 0.934)" in body
+    assert "**Confirm**: the label stays **default** (label 1)" in body
+    assert "**Override**: the label becomes **no default** (label 0). An override needs a comment" in body
+    assert "| ★ **credit_score** | **512** |" in body and "| ★ **loan_amount** |" in body
+    assert "| income | — |" in body  # a missing value is shown, not dropped
+    assert "| sex *(passthrough, not a model input)* | female |" in body
+    assert body.count("\n| ") == 2 + 2 + len(FEATURES) + 2  # 2 table heads, 2 contributions, 35 inputs + 2 passthrough
+
+
+def test_label_names_from_the_use_case():
+    from airsage.config import parse_usecase
+    from airsage.review import label_names_for, other_label
+
+    base = {"name": "lr", "owner": "o", "schema": {"record_id": "id", "event_time": "t", "label": "y",
+                                                    "positive_labels": [1], "features": [{"name": "x", "type": "numeric"}]}}
+    assert label_names_for(parse_usecase(base)) == {0: "label 0", 1: "label 1"}
+    mapped = parse_usecase({**base, "labeling": {"class_map": {"no_default": 0, "default": 1}}})
+    assert label_names_for(mapped) == {0: "no default", 1: "default"}
+    named = parse_usecase({**base, "review": {"label_names": {0: "good", 1: "bad"}}})
+    assert label_names_for(named) == {0: "good", 1: "bad"}
+    assert (other_label(1, NAMES), other_label(0, None), other_label(1, {"0": "a", "1": "b"})) == (0, 1, 0)

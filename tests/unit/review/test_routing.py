@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from airsage.config import ReviewRule, ReviewSpec
 from airsage.review import route_parquet, route_records
@@ -67,3 +68,74 @@ def test_streaming_over_row_groups_matches_in_memory(tmp_path):
     assert streamed["inference_id"].tolist() == in_memory["inference_id"].tolist()
     assert streamed["reasons"].tolist() == in_memory["reasons"].tolist()
     assert s_report == m_report
+
+
+# ------------------------------------------------------------------------------ quotas per reason
+# Expectations below are worked out by hand from _scored() (see each comment), not from the code.
+def test_quota_reserves_places_for_low_confidence():
+    spec = SPEC.model_copy(update={"max_per_night": 4, "quotas": {"low_confidence": 0.5}})
+    routed, report = route_records(_scored(), spec)
+    # floor(0.5 * 4) = 2 places for low confidence: candidates b (.50), e (.46), g (.55), most uncertain first
+    # (|s - 0.5|: b 0, e .04, g .05) -> b, e; the 2 other places by priority: high risk a (.95), h (.92).
+    # Listed in priority order: a, h (high risk tier), e (rule tier), b (low-confidence tier).
+    assert routed["inference_id"].tolist() == ["a", "h", "e", "b"]
+    assert routed["routed_by"].tolist() == ["priority", "priority", "quota:low_confidence", "quota:low_confidence"]
+    assert report.by_quota == {"low_confidence": 2} and (report.routed, report.over_cap) == (4, 4)
+
+
+def test_unused_reserved_places_go_back_to_priority():
+    spec = SPEC.model_copy(update={"max_per_night": 4, "quotas": {"low_confidence": 1.0}})
+    routed, report = route_records(_scored(), spec)
+    # 4 places reserved, only 3 low-confidence candidates (b, e, g); the 4th place by priority: a
+    assert sorted(routed["inference_id"]) == ["a", "b", "e", "g"]
+    assert routed["inference_id"].tolist() == ["a", "e", "b", "g"]  # tiers: high, rule, low (b before g)
+    assert report.by_quota == {"low_confidence": 3}
+
+
+def test_quotas_for_two_reasons_are_served_in_priority_order():
+    spec = SPEC.model_copy(update={"max_per_night": 4, "quotas": {"rule": 0.25, "low_confidence": 0.25}})
+    routed, _ = route_records(_scored(), spec)
+    # rule (1 place): most rules first -> c (2 rules); low confidence (1 place): b; then priority a, h
+    assert routed["inference_id"].tolist() == ["a", "h", "c", "b"]
+    assert dict(zip(routed["inference_id"], routed["routed_by"])) == {
+        "a": "priority", "h": "priority", "c": "quota:rule", "b": "quota:low_confidence"}
+
+
+def test_streaming_with_quotas_matches_in_memory(tmp_path):
+    df = _scored()
+    spec = SPEC.model_copy(update={"max_per_night": 3, "quotas": {"low_confidence": 0.67}})
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "cap.parquet", row_group_size=2)
+    streamed, s_report = route_parquet(str(tmp_path / "cap.parquet"), spec)
+    in_memory, m_report = route_records(df, spec)
+    # floor(0.67 * 3) = 2 low-confidence places (b, e), 1 priority place (a)
+    assert streamed["inference_id"].tolist() == in_memory["inference_id"].tolist() == ["a", "e", "b"]
+    assert s_report == m_report
+
+
+def test_credit_risk_routes_low_confidence_cases_every_night():
+    """The issue's night: far more high-risk candidates than the cap. Strict priority routed only them."""
+    from pathlib import Path
+
+    from airsage.config import load_usecase_file
+
+    uc = load_usecase_file(Path(__file__).parents[3] / "include" / "usecases" / "credit_risk.yaml")
+    n_high, n_low = 69, 136
+    scored = pd.DataFrame({
+        "inference_id": [f"h{i:03d}" for i in range(n_high)] + [f"l{i:03d}" for i in range(n_low)],
+        "score": [0.91 + 0.07 * i / n_high for i in range(n_high)] + [0.45 + 0.1 * i / n_low for i in range(n_low)],
+        "predicted_label": [1] * n_high + [int(0.45 + 0.1 * i / n_low >= 0.5) for i in range(n_low)],
+        "loan_amount": [1000.0] * (n_high + n_low)})
+    routed, _ = route_records(scored, uc.review)
+    low = routed[routed["inference_id"].str.startswith("l")]
+    # cap 20, quota 0.3 -> 6 low-confidence records; the other 14 places: the highest-risk records
+    assert (len(routed), len(low)) == (20, 6)
+    assert all("low_confidence" in codes for codes in low["reason_codes"])
+    strict, _ = route_records(scored, uc.review.model_copy(update={"quotas": {}}))
+    assert not strict["inference_id"].str.startswith("l").any()  # what the issue saw
+
+
+@pytest.mark.parametrize("quotas", [{"low_confidence": 0.0}, {"low_confidence": 1.5}, {"rule": 0.6, "low_confidence": 0.5},
+                                    {"bogus": 0.2}])
+def test_invalid_quotas_are_refused(quotas):
+    with pytest.raises(ValueError):  # pydantic's ValidationError; a use-case file turns it into a ConfigError
+        ReviewSpec(quotas=quotas)

@@ -35,7 +35,7 @@ def test_route_decide_and_close_the_loop(scored, monkeypatch):
     from airsage.labeling.readers import read_labels
     from airsage.labeling.records import Annotation, ReaderOptions
     from airsage.review import feature_contributions, read_review_status
-    from airsage.steps import review
+    from airsage.lifecycle import review
 
     uc, bundle, out = scored
     monkeypatch.setattr(review, "_contributions", lambda uc_, routed: feature_contributions(bundle, routed))

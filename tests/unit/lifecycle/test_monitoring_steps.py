@@ -22,7 +22,10 @@ from airsage.config import DataSpec, get_usecase
 from airsage.data import generator
 from airsage.errors import ConfigError, DataValidationError
 from airsage.monitor.model_quality import binary_classification_metrics, suggest_model_quality_constraints
-from airsage.steps import monitoring as mon
+from airsage import layout
+from airsage.lifecycle import monitoring as mon
+from airsage.lifecycle import monitoring_adhoc as adhoc
+from airsage.lifecycle import monitoring_data as mdata
 
 PARTITION = dt.date(2026, 11, 21)
 CAPTURED_AT = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.timezone.utc)
@@ -244,7 +247,7 @@ def test_shap_importance_weights_the_drift_decision(tmp_path, training):
     analysis = {"explanations": {"kernel_shap": {"label0": {"global_shap_values": {
         **{f: 0.0001 for f in FEATURES}, "age": 1.0, "loan_amount": 0.8}}}}}
     weighted = make_uc(tmp_path / "w")
-    path = Path(mon.clarify_analysis_for_run(weighted, "train-run-1"))
+    path = Path(layout.clarify_analysis(weighted, "train-run-1"))
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(analysis))
     assert baseline(weighted, training)["weights"] == "importance"
@@ -260,13 +263,13 @@ def test_shap_importance_weights_the_drift_decision(tmp_path, training):
 
 def test_importance_weights_need_the_feature_names():
     shap = {f: float(i + 1) for i, f in enumerate(FEATURES)}
-    w = mon.importance_weights({"explanations": {"kernel_shap": {"label0": {"global_shap_values": shap}}}}, FEATURES)
+    w = mdata.importance_weights({"explanations": {"kernel_shap": {"label0": {"global_shap_values": shap}}}}, FEATURES)
     total = sum(range(1, len(FEATURES) + 1))
     assert w[FEATURES[-1]] == pytest.approx(len(FEATURES) / total) and sum(w.values()) == pytest.approx(1.0)
     one_hot = {f"{f}_x": 1.0 for f in FEATURES}
-    assert mon.importance_weights({"explanations": {"kernel_shap": {"label0": {"global_shap_values": one_hot}}}},
+    assert mdata.importance_weights({"explanations": {"kernel_shap": {"label0": {"global_shap_values": one_hot}}}},
                                   FEATURES) is None
-    assert mon.importance_weights({}, FEATURES) is None
+    assert mdata.importance_weights({}, FEATURES) is None
 
 
 # =========================================================================== model quality
@@ -339,7 +342,7 @@ def test_review_decisions_are_ground_truth_and_the_latest_label_wins(tmp_path):
     payload = {"inference_id": ids[1], "model_label": 1 - int(truth[ids[1]])}
     write_a2i_output(timeout_decision(payload, uc.review, created_at=routed), uc.path("review", "a2i"),
                      "credit-risk-review")
-    labels = mon.load_ground_truth(uc, ids)
+    labels = mdata.load_ground_truth(uc, ids)
     assert sorted(labels["source"].unique()) == ["dataset:" + p.name for p in (tmp_path / "datasets").glob("ds-*")] + ["review"]
     assert len(labels[labels["source"] == "review"]) == 1  # the timeout default is not ground truth
     captured = pd.DataFrame({"inference_id": ids, "captured_at": CAPTURED_AT, "score": 0.5, "predicted_label": 0})
@@ -351,9 +354,9 @@ def test_review_decisions_are_ground_truth_and_the_latest_label_wins(tmp_path):
 
 
 def test_binary_labels_map_positive_values_and_keep_missing_apart():
-    out = mon.binary_labels(pd.Series([1, 0, None, 1.0, "1", "yes"], dtype=object), [1])
+    out = mdata.binary_labels(pd.Series([1, 0, None, 1.0, "1", "yes"], dtype=object), [1])
     assert out.tolist() == [1, 0, -1, 1, 1, 0]
-    assert mon.binary_labels(["default", "ok", None], ["default"]).tolist() == [1, 0, -1]
+    assert mdata.binary_labels(["default", "ok", None], ["default"]).tolist() == [1, 0, -1]
 
 
 # =========================================================================== alert text and CLI
@@ -362,7 +365,7 @@ def test_alert_text_names_partitions_reasons_and_report(tmp_path):
     runs = [{"alert": True, "partition": "2026-11-21", "model_version": "3", "item_count": 10,
              "reasons": ["data drift: <income>"], "report_uri": "/r/report.html"},
             {"alert": False, "partition": "2026-11-20", "model_version": "3", "reasons": []}]
-    msg = mon.format_alert(uc, runs)
+    msg = mdata.format_alert(uc, runs)
     assert msg["subject"] == "[airsage] credit_risk: monitoring alert for 2026-11-21 (v3)"
     assert "data drift: <income>" in msg["text"] and "/r/report.html" in msg["text"]
     assert "credit_risk__train DAG is triggered" in msg["text"]
@@ -377,28 +380,28 @@ def cli_frame(n: int, seed: int, drift: str = "none") -> pd.DataFrame:
 def test_cli_baseline_and_analysis_of_csv_without_a_use_case(tmp_path):
     base_df = cli_frame(3000, 1)
     base_df.to_csv(tmp_path / "base.csv", index=False)
-    out = mon.suggest_baseline_cli(str(tmp_path / "base.csv"), str(tmp_path / "baseline"))
+    out = adhoc.suggest_dataset_baseline(str(tmp_path / "base.csv"), str(tmp_path / "baseline"))
     assert out["inferred"] is True and out["features"] == 3 and out["item_count"] == 3000
     kinds = {f["name"]: f["inferred_type"] for f in json.loads((tmp_path / "baseline" / "statistics.json").read_text())["features"]}
     assert kinds == {"income": "Fractional", "credit_score": "Integral", "region": "String"}
     same = cli_frame(2000, 2)
     same.to_csv(tmp_path / "same.csv", index=False)
-    ok = mon.analyze_cli(str(tmp_path / "same.csv"), str(tmp_path / "baseline"), str(tmp_path / "a1"))
+    ok = adhoc.analyze_dataset(str(tmp_path / "same.csv"), str(tmp_path / "baseline"), str(tmp_path / "a1"))
     assert ok["alert"] is False and ok["n_violations"] == 0
     shifted = cli_frame(2000, 2, "shift")
     shifted.to_parquet(tmp_path / "shifted.parquet", index=False)
-    bad = mon.analyze_cli(str(tmp_path / "shifted.parquet"), str(tmp_path / "baseline"), str(tmp_path / "a2"))
+    bad = adhoc.analyze_dataset(str(tmp_path / "shifted.parquet"), str(tmp_path / "baseline"), str(tmp_path / "a2"))
     assert bad["alert"] is True and {"income", "credit_score"} <= set(bad["drifted_features"])
     assert {p.name for p in (tmp_path / "a2").iterdir()} >= {"constraint_violations.json", "statistics.json",
                                                              "drift.json", "summary.json", "report.html"}
 
 
 def test_cli_with_a_use_case_profiles_its_features_only(tmp_path, training):
-    out = mon.suggest_baseline_cli(training["dataset"], str(tmp_path / "b"), usecase="credit_risk")
+    out = adhoc.suggest_dataset_baseline(training["dataset"], str(tmp_path / "b"), usecase="credit_risk")
     assert out["features"] == len(FEATURES) and out["inferred"] is False
     frame = scoring_frame(n=800)
     frame.to_parquet(tmp_path / "current.parquet", index=False)  # ids, label, sensitive columns included
-    res = mon.analyze_cli(str(tmp_path / "current.parquet"), str(tmp_path / "b"), str(tmp_path / "o"),
+    res = adhoc.analyze_dataset(str(tmp_path / "current.parquet"), str(tmp_path / "b"), str(tmp_path / "o"),
                           usecase="credit_risk")
     assert res["alert"] is False and res["n_violations"] == 0, res
 
@@ -419,16 +422,16 @@ def test_baseline_files_are_those_of_the_in_process_profile(tmp_path, training):
 
 
 def test_a_complete_baseline_runs_no_job_and_jobs_run_on_the_usecase_backend(tmp_path, training, monkeypatch):
-    from airsage import pipeline
+    from airsage.lifecycle import common
 
     calls = []
-    real = pipeline.backend_for
+    real = common.backend_for
 
     def recording(uc, job, **kw):
         calls.append(job)
         return real(uc, job, **kw)
 
-    monkeypatch.setattr(pipeline, "backend_for", recording)
+    monkeypatch.setattr(common, "backend_for", recording)
     uc = make_uc(tmp_path)
     baseline(uc, training)
     assert calls == ["monitor"]
@@ -450,7 +453,7 @@ def test_run_files_are_those_of_the_in_process_monitor(tmp_path, training):
     uri = write_capture(uc, scoring_frame("shift"))
     out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")
     base, run = Path(out["baseline_uri"]), Path(out["output_uri"])
-    current = pq.read_table(uri).to_pandas().drop(columns=[c for c in mon.CAPTURE_META if c != "score"])
+    current = pq.read_table(uri).to_pandas().drop(columns=[c for c in mdata.CAPTURE_META if c != "score"])
     m = uc.monitor
     stats, cons = (json.loads((base / n).read_text()) for n in ("statistics.json", "constraints.json"))
     expected = monitor_data(current, stats, cons,
@@ -469,8 +472,6 @@ def test_run_files_are_those_of_the_in_process_monitor(tmp_path, training):
 
 
 def test_plan_stages_the_judged_rows_and_names_one_job_per_partition(tmp_path, training):
-    from airsage import pipeline
-
     uc = make_uc(tmp_path)
     baseline(uc, training)
     frame = scoring_frame(n=1000)
@@ -486,7 +487,7 @@ def test_plan_stages_the_judged_rows_and_names_one_job_per_partition(tmp_path, t
     assert Path(plan["meta_uri"]).parent == tmp_path / "monitor" / "runs" / "dt=2026-11-21" / "r1" / "_staging"
     assert mon.plan_partition(uc, partition="2026-11-21", run_key="r1")["job"] == plan["job"]  # deterministic
     other = mon.plan_partition(uc, partition="2026-11-20", run_key="r1")
-    assert len({pipeline.monitor_spec(uc, run_key="r1", **p["job"]).name for p in (plan, other)}) == 2
+    assert len({mon.monitor_spec(uc, run_key="r1", **p["job"]).name for p in (plan, other)}) == 2
 
 
 def test_baseline_and_run_on_an_s3_root_with_the_local_backend(aws, tmp_path, training):

@@ -1,0 +1,337 @@
+"""Frozen hand-off objects: everything that crosses an XCom or a process boundary (stdlib only).
+
+XCom stays JSON: each type has exactly one ``to_dict()`` / ``from_dict()`` pair, and ``to_dict()`` keeps
+the key names DAGs, tests and the UI read (``version``, ``uri``, ``outputs``, ``job``, …). A ``from_dict``
+accepts what ``to_dict`` produced (plus, where noted, an older key) and refuses anything without its
+required keys with a ``ConfigError`` naming the key.
+
+* ``DatasetRef``  a published training-dataset version
+* ``ServingModel`` the registered version a scoring run serves (only Approved ones are resolved)
+* ``TrainArgs`` / ``TransformArgs`` / ``ClarifyArgs`` / ``MonitorArgs``  the arguments of each job kind
+  (``airsage.lifecycle.jobs.JOBS`` maps each kind to its type); ``TransformArgs`` is also the
+  batch-transform DAG's plan
+* ``JobResult``  what a finished compute job hands on (name, kind, state, output URIs), built in one place
+* ``PartitionPlan`` / ``BaselinePlan``  the monitor workflow's plans
+* ``HumanAnswer`` / ``parse_hitl_answer``  a person's answer to an Airflow human-in-the-loop request (the
+  one reader of that XCom: the DAGs use it through ``airsage_airflow.hitl.parse_answer``)
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airsage.errors import ConfigError
+
+
+def _need(d: Mapping[str, Any] | None, type_name: str, *keys: str) -> Mapping[str, Any]:
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{type_name} expects a mapping, got {type(d).__name__}", key=type_name,
+                          fix=f"Pass the dict an upstream task returned ({type_name}.to_dict()).")
+    missing = [k for k in keys if d.get(k) in (None, "")]
+    if missing:
+        raise ConfigError(f"{type_name} lacks {missing} (got keys {sorted(d)})", key=missing[0],
+                          fix=f"Pass the dict an upstream task returned ({type_name}.to_dict()).")
+    return d
+
+
+def _fields(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+# ---------------------------------------------------------------------- data and models
+@dataclass(frozen=True)
+class DatasetRef:
+    """A published dataset version (``datasets/<version>/``); ``hash`` is the content hash of its rows."""
+
+    version: str
+    uri: str
+    hash: str | None = None
+    rows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "DatasetRef":
+        _need(d, "DatasetRef", "version", "uri")
+        return cls(version=str(d["version"]), uri=str(d["uri"]), hash=d.get("hash"),
+                   rows=None if d.get("rows") is None else int(d["rows"]))
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """The registered version a scoring run serves, as the registry resolved it (``uri`` as asked)."""
+
+    uri: str
+    name: str
+    version: str
+    status: str
+    model_artifact_uri: str
+    run_id: str | None = None
+
+    @classmethod
+    def from_resolved(cls, uri: str, resolved: Any) -> "ServingModel":
+        """From the registry's ``ResolvedModel`` (duck-typed: name, version, status, model_artifact_uri, run_id)."""
+        return cls(uri=uri, name=str(resolved.name), version=str(resolved.version), status=str(resolved.status),
+                   model_artifact_uri=str(resolved.model_artifact_uri), run_id=getattr(resolved, "run_id", None))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ServingModel":
+        _need(d, "ServingModel", "name", "version", "model_artifact_uri")
+        return cls(uri=str(d.get("uri") or f"models:/{d['name']}/{d['version']}"), name=str(d["name"]),
+                   version=str(d["version"]), status=str(d.get("status") or ""),
+                   model_artifact_uri=str(d["model_artifact_uri"]), run_id=d.get("run_id"))
+
+
+# ---------------------------------------------------------------------- job arguments
+@dataclass(frozen=True)
+class TrainArgs:
+    """A training (or tuning, when the use case turns it on) job: the dataset to train on."""
+
+    dataset: DatasetRef
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainArgs":
+        _need(d, "TrainArgs", "dataset")
+        ds = d["dataset"]
+        return cls(dataset=ds if isinstance(ds, DatasetRef) else DatasetRef.from_dict(ds))
+
+
+@dataclass(frozen=True)
+class TransformArgs:
+    """A batch transform job, and the batch-transform DAG's plan: what to serve, which partition, where."""
+
+    model: ServingModel
+    partition: str
+    input_uri: str | None = None
+    output_uri: str | None = None
+    overrides: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"model": self.model.to_dict(), "partition": self.partition, "input_uri": self.input_uri or "",
+               "output_uri": self.output_uri or ""}
+        if self.overrides:
+            out["overrides"] = dict(self.overrides)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TransformArgs":
+        _need(d, "TransformArgs", "model", "partition")
+        m = d["model"]
+        return cls(model=m if isinstance(m, ServingModel) else ServingModel.from_dict(m), partition=str(d["partition"]),
+                   input_uri=d.get("input_uri") or None, output_uri=d.get("output_uri") or None,
+                   overrides=dict(d["overrides"]) if d.get("overrides") else None)
+
+
+@dataclass(frozen=True)
+class ClarifyArgs:
+    """A Clarify processing job: the analysis config, the data, the model (post-training only), the output."""
+
+    stage: str
+    config_uri: str
+    data_uri: str
+    output_uri: str
+    model_uri: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "config_uri": self.config_uri, "data_uri": self.data_uri,
+                "model_uri": self.model_uri, "output_uri": self.output_uri}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ClarifyArgs":
+        _need(d, "ClarifyArgs", "config_uri", "data_uri", "output_uri")
+        return cls(**{"stage": "analysis", **_fields(cls, d)})
+
+
+@dataclass(frozen=True)
+class MonitorArgs:
+    """A Model Monitor processing job: ``suggest-baseline`` of a dataset, or ``analyze`` against a baseline.
+    Every URI is a staged directory (one processing channel each); ``input_digest`` names the content."""
+
+    mode: str
+    target: str
+    dataset_uri: str
+    config_uri: str
+    input_digest: str
+    statistics_uri: str | None = None
+    constraints_uri: str | None = None
+    score_statistics_uri: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "MonitorArgs":
+        _need(d, "MonitorArgs", "mode", "target", "dataset_uri", "config_uri", "input_digest")
+        return cls(**_fields(cls, d))
+
+
+# ---------------------------------------------------------------------- job results
+@dataclass(frozen=True)
+class JobResult:
+    """A finished compute job: ``outputs`` holds its output URIs (``model_artifact``, ``output_data``,
+    ``output``, ``report``, ``capture`` as the kind and backend produce them)."""
+
+    job_name: str
+    kind: str
+    state: str
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_status(cls, spec: Any, status: Any) -> "JobResult":
+        """The one place a result is built: from a ``JobSpec`` and the backend's final ``JobStatus``."""
+        return cls(job_name=spec.name, kind=spec.kind, state=status.state, outputs=dict(status.outputs))
+
+    def output(self, key: str = "output") -> str:
+        value = self.outputs.get(key)
+        if not value:
+            raise ConfigError(f"job {self.job_name} ({self.kind}) names no {key!r} output "
+                              f"(it has {sorted(self.outputs)})", key=f"outputs.{key}",
+                              fix="Pass the result of the job that produces it (RunJobOperator's return value).")
+        return str(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_name": self.job_name, "kind": self.kind, "state": self.state, "outputs": dict(self.outputs)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "JobResult":
+        _need(d, "JobResult", "outputs")
+        return cls(job_name=str(d.get("job_name") or ""), kind=str(d.get("kind") or ""),
+                   state=str(d.get("state") or ""), outputs=dict(d["outputs"] or {}))
+
+
+# ---------------------------------------------------------------------- monitoring plans
+@dataclass(frozen=True)
+class PartitionPlan:
+    """The monitoring of one scored partition: the staged rows, the baseline, the monitor job's arguments."""
+
+    partition: str
+    model_version: str
+    run_key: str
+    baseline_uri: str
+    output_uri: str
+    meta_uri: str
+    weights: str
+    item_count: int
+    capture_files: tuple[str, ...]
+    model_versions_seen: tuple[str, ...]
+    duplicates_dropped: int
+    job: MonitorArgs
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.update(capture_files=list(self.capture_files), model_versions_seen=list(self.model_versions_seen),
+                   job=self.job.to_dict())
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PartitionPlan":
+        _need(d, "PartitionPlan", "partition", "model_version", "run_key", "baseline_uri", "output_uri", "meta_uri",
+              "job")
+        f = _fields(cls, d)
+        f.update(capture_files=tuple(d.get("capture_files") or ()),
+                 model_versions_seen=tuple(str(v) for v in d.get("model_versions_seen") or ()),
+                 duplicates_dropped=int(d.get("duplicates_dropped") or 0), item_count=int(d.get("item_count") or 0),
+                 weights=str(d.get("weights") or "uniform"), model_version=str(d["model_version"]),
+                 job=d["job"] if isinstance(d["job"], MonitorArgs) else MonitorArgs.from_dict(d["job"]))
+        return cls(**f)
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    """The baseline of one model version: ``needed`` False when a complete one exists (``result`` says
+    where); else what the suggest-baseline job (``job``) and the publish step need."""
+
+    needed: bool
+    result: Mapping[str, Any] | None = None
+    version: str | None = None
+    baseline_uri: str | None = None
+    dataset_uri: str | None = None
+    eval_predictions_uri: str | None = None
+    output_data_uri: str | None = None
+    run_key: str | None = None
+    clarify_analysis_uri: str | None = None
+    job: MonitorArgs | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.needed:
+            return {"needed": False, "result": dict(self.result or {})}
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "result"}
+        out["job"] = self.job.to_dict() if self.job else None
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "BaselinePlan":
+        _need(d, "BaselinePlan")
+        if not d.get("needed", True):
+            return cls(needed=False, result=dict(d.get("result") or {}))
+        _need(d, "BaselinePlan", "version", "baseline_uri", "dataset_uri", "job")
+        f = _fields(cls, d)
+        f.update(needed=True, version=str(d["version"]),
+                 job=d["job"] if isinstance(d["job"], MonitorArgs) else MonitorArgs.from_dict(d["job"]))
+        return cls(**f)
+
+
+#: the source recorded with a decision taken in the Airflow UI or its REST API by an authenticated user
+SOURCE_AIRFLOW_UI = "airflow-ui"
+
+
+@dataclass(frozen=True)
+class HumanAnswer:
+    """One answer to a human-in-the-loop request: the chosen option, the authenticated Airflow user who
+    answered, the request form's values, when, and the channel (``source``)."""
+
+    option: str
+    user: str
+    user_id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    responded_at: str | None = None
+    source: str = SOURCE_AIRFLOW_UI
+
+    def text(self, name: str) -> str:
+        """A form value as stripped text ("" when absent)."""
+        value = self.params.get(name)
+        return "" if value is None else str(value).strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "HumanAnswer":
+        return cls(**_fields(cls, _need(d, "HumanAnswer", "option", "user")))
+
+
+def parse_hitl_answer(answer: Mapping[str, Any] | None, *, options: list[str] | tuple[str, ...]) -> HumanAnswer | None:
+    """The answer an Airflow ``HITLOperator`` returned (its XCom: ``chosen_options``,
+    ``responded_by_user``, ``params_input``, ``responded_at``); None when there is none (skipped, timed out).
+
+    Raises ``DataValidationError`` when it is malformed: not exactly one of ``options``, or no responding
+    user (an answer nobody can be held accountable for is not recorded)."""
+    from airsage.errors import DataValidationError
+
+    if not answer:
+        return None
+    if "option" in answer and "user" in answer:  # already parsed (HumanAnswer.to_dict())
+        return HumanAnswer.from_dict(answer)
+    chosen = list(answer.get("chosen_options") or [])
+    if len(chosen) != 1 or chosen[0] not in options:
+        raise DataValidationError("human-in-the-loop answer", [f"chose {chosen}, expected exactly one of {list(options)}"],
+                                  fix="Answer the request again with one option.")
+    user = answer.get("responded_by_user") or answer.get("responded_by") or {}
+    name = str(user.get("name") or user.get("id") or "").strip()
+    if not name:
+        raise DataValidationError("human-in-the-loop answer", ["names no responding Airflow user"],
+                                  fix="Answer through the Airflow UI or REST API as a logged-in user.")
+    responded_at = answer.get("responded_at")
+    return HumanAnswer(option=chosen[0], user=name, user_id=str(user.get("id") or name),
+                       params=dict(answer.get("params_input") or {}),
+                       responded_at=responded_at.isoformat() if hasattr(responded_at, "isoformat") else responded_at)

@@ -1,0 +1,43 @@
+"""What the browser tests share besides fixtures: the use case, its DAGs, how the example is prepared, where
+the browser lives and the users' passwords (a plain module, so test files can import it)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+UC = "credit_risk"
+PARTITION = "2026-11-21"  # prepare_example_data's default end date: the scoring partition
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMEDRIVER = ("/usr/bin/chromedriver",)
+
+# The example data (3 days x 800 labelled rows), one published dataset version, and one model trained on it with
+# the local backend, its post-training Clarify analysis (the bias gates read it) and its registration as
+# PendingManualApproval: what a `<uc>__train` run leaves behind, minus the pre-training analysis and the
+# monitoring baseline, which the approval page does not need. ~15 s instead of minutes through Airflow.
+PREPARE = f"""
+import json
+from airsage.config import get_usecase
+from airsage.lifecycle import clarify, labels, training
+from airsage.lifecycle.common import run_job
+uc, key = get_usecase({UC!r}), "browser-e2e"
+data = labels.prepare_example_data(uc, end_date={PARTITION!r}, days=3, rows_per_day=800, scoring_rows=150)
+ds = labels.latest_dataset(uc, labels.import_labels(uc, [data["manifest"]], log_lineage=False)["version"])
+job = run_job(uc, training.train_spec(uc, ds, key), poll_s=0.5)
+post = clarify.clarify_plan(uc, job=job, dataset=ds, run_key=key)["post"]
+bias = run_job(uc, clarify.clarify_spec(uc, run_key=key, config_uri=post["config_uri"], data_uri=post["data_uri"],
+                                        output_uri=post["output_uri"], model_uri=post["model_uri"], stage="post"),
+               poll_s=0.5)
+r = training.register_trained(uc, job=job, dataset=ds, run_key=key, actor="e2e-setup",
+                              clarify_outputs=[bias.output("output")], mirror=False)
+print(json.dumps({{"dataset_version": ds.version, "version": str(r["version"]), "status": str(r["status"]),
+                  "failed_gates": [g["name"] for g in r["gates"] if not g["passed"]]}}))
+"""
+
+# every DAG of a use case, by suffix (dags/*.py)
+DAGS = ("import_labels", "train", "clarify", "batch_transform", "monitor", "human_review", "approve_model",
+        "promote_model")
+APPROVE = f"{UC}__approve_model"
+
+
+def passwords(af) -> dict[str, str]:
+    return json.loads(Path(af.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
