@@ -74,9 +74,17 @@ class ServingModel:
 
     @classmethod
     def from_resolved(cls, uri: str, resolved: Any) -> "ServingModel":
-        """From the registry's ``ResolvedModel`` (duck-typed: name, version, status, model_artifact_uri, run_id)."""
+        """From the registry's ``ResolvedModel`` (duck-typed: name, version, status, model_artifact_uri, run_id).
+        A model registered from outside Airsage has no ``model.tar.gz``: its MLflow model location
+        (``source``) is what the job loads (by flavor)."""
+        artifact = resolved.model_artifact_uri or getattr(resolved, "source", None)
+        if not artifact:
+            raise ConfigError(f"{resolved.name} version {resolved.version} has no model artifact to serve",
+                              key="model_artifact_uri",
+                              fix="Register the version with its model (airsage registry import, or an MLflow "
+                                  "model logged with log_model).")
         return cls(uri=uri, name=str(resolved.name), version=str(resolved.version), status=str(resolved.status),
-                   model_artifact_uri=str(resolved.model_artifact_uri), run_id=getattr(resolved, "run_id", None))
+                   model_artifact_uri=str(artifact), run_id=getattr(resolved, "run_id", None))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

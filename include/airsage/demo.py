@@ -50,6 +50,21 @@ def dags_test(dag_id: str, conf: dict | None, env: dict[str, str]) -> subprocess
     return proc
 
 
+def sqlite_wal(sql_alchemy_conn: str) -> bool:
+    """Put an embedded SQLite metadata DB into write-ahead-log mode (a setting the file keeps): readers (the
+    UI, the API server) then no longer wait for a writer (the scheduler, a task), which made UI answers fail
+    with HTTP 500 "Database error" on a busy 2-core machine. One writer at a time still holds; the
+    connection's ``timeout=30`` covers that wait. A no-op for any other database."""
+    import sqlite3
+
+    prefix = "sqlite:///"
+    if not sql_alchemy_conn.startswith(prefix):
+        return False
+    path = sql_alchemy_conn[len(prefix):].split("?", 1)[0]
+    with sqlite3.connect(path, timeout=30) as con:
+        return con.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal"
+
+
 def init_airflow(env: dict[str, str]) -> None:
     """Create the metadata DB (idempotent), the registry pool and the UI login file."""
     from pathlib import Path
@@ -60,6 +75,7 @@ def init_airflow(env: dict[str, str]) -> None:
     if not pw.exists():
         pw.write_text(json.dumps({"admin": "admin", "approver": "approver", "reviewer": "reviewer"}))
     airflow("db", "migrate", env=env, quiet=True)
+    sqlite_wal(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     airflow("pools", "set", "airsage_registry", "1", "Serialises model-registry mutations", env=env, quiet=True)
 
 

@@ -428,10 +428,31 @@ def read_marker(uri: str) -> dict[str, Any] | None:
         return None
 
 
-def mark_complete(uri: str, *, kind: str | None = None, inputs: tuple[str, ...] = ()) -> str:
+def mark_complete(uri: str, *, kind: str | None = None, inputs: tuple[str, ...] = (), client=None) -> str:
     """Write the ownership/completeness marker of a directory that something else filled (a SageMaker
-    job's output prefix). Its files are not listed: every file below it counts as Airsage's."""
-    return write_bytes(join(uri, SUCCESS_MARKER), json.dumps(marker_document(kind, None, inputs=inputs)).encode())
+    job's output prefix). Its files are not listed: every file below it counts as Airsage's.
+
+    Idempotent: an Airsage marker that is already complete is kept (its time stays the publish time).
+    ``client``: the S3 client to use (a backend's injected one; default ``s3_client()``)."""
+    marker = join(uri, SUCCESS_MARKER)
+    body = json.dumps(marker_document(kind, None, inputs=inputs)).encode()
+    if not is_s3(uri) or client is None:
+        existing = read_marker(uri)
+        if existing is not None and existing.get("state") != "publishing" and existing.get("kind") == (kind or GENERIC_KIND):
+            return marker
+        return write_bytes(marker, body)
+    bucket, key = split_s3(marker)
+    try:
+        existing = _parse_marker(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception:  # noqa: BLE001 - absent
+        existing = None
+    if existing is not None and existing.get("state") != "publishing" and existing.get("kind") == (kind or GENERIC_KIND):
+        return marker
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+    except Exception as exc:  # noqa: BLE001
+        raise _s3_error(marker, exc) from exc
+    return marker
 
 
 def _foreign(files: list[str], marker_of) -> list[str]:

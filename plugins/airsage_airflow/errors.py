@@ -15,8 +15,10 @@ def airsage_errors() -> Iterator[None]:
     """Around every task's Airsage call: S3 through the Airflow AWS connection, and Airsage errors
     translated (permanent ones fail without retries)."""
     from airsage_airflow.aws import use_connection_for_storage
+    from airsage_airflow.mlflow_auth import use_mlflow_connection
 
     use_connection_for_storage()
+    use_mlflow_connection()  # the production MLflow server needs a login (connection mlflow_default)
     try:
         yield
     except AirsageError as exc:

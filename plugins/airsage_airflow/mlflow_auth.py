@@ -18,6 +18,9 @@ def use_mlflow_connection(conn_id: str | None = None) -> bool:
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    tracking = os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if tracking and not tracking.startswith(("http://", "https://")) and not conn_id:
+        return False  # a local store (the laptop's SQLite): no server, no login, no connection look-up
     conn_id = conn_id or os.environ.get("AIRSAGE_MLFLOW_CONN_ID") or DEFAULT_CONN_ID
     try:
         conn = Connection.get(conn_id)

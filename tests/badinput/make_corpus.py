@@ -221,9 +221,13 @@ def build(root: str | Path) -> list[Case]:
     ]
 
     # ------------------------------------------------------------ registry (owners: H1/H2)
+    # the approver is the OS user (recorded with source cli:<user>): there is no identity flag to forge
     cases.append(Case("registry_approve_sql_like_version", ["registry", "approve", "1' OR '1'='1", "--usecase", USECASE,
-                                                            "--approver", "a", "--comment", "c"], 2, ("version",),
+                                                            "--comment", "c"], 2, ("version",),
                       owner="H2"))
+    cases.append(Case("registry_approve_refuses_an_identity_flag", ["registry", "approve", "1", "--usecase", USECASE,
+                                                                    "--approver", "someone-else", "--comment", "c"], 2,
+                      ("unrecognized arguments: --approver",), fix=False, owner="H11"))
     return cases
 
 

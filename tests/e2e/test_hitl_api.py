@@ -165,8 +165,10 @@ def governed(airflow, approved):
     xcoms = {k: admin.xcom(TRAIN, approved["run_id"], t) for k, t in tasks.items()}
     second = run_python(REGISTER_AGAIN.replace("__XCOMS__", repr(json.dumps(xcoms))), airflow.env, timeout_s=300)
     admin.unpause(APPROVE)
-    run_id = admin.trigger(APPROVE, {"version": second["version"], "decision": "ask_in_ui", "approver": "",
-                                     "comment": ""}, run_id="hitl-e2e-approve")
+    # the whole form as the UI sends it: an optional field left empty travels as null (there is no approver
+    # field: who decides comes from the login)
+    run_id = admin.trigger(APPROVE, {"version": second["version"], "decision": "ask_in_ui", "comment": None},
+                           run_id="hitl-e2e-approve")
     airflow.wait_awaiting_input(APPROVE, run_id, "ask_approver", count=1, timeout_s=600)
     detail = approver.hitl_detail(APPROVE, run_id, "ask_approver")
     fields = list(detail["params"])

@@ -43,6 +43,8 @@ class LocalBackend(ComputeBackend):
             if same and st.state in ("Completed", "InProgress"):
                 return handle  # reattach: a retried task never runs the same job twice
             shutil.rmtree(job)  # failed, stopped or changed: start afresh under the same name
+        if spec.kind in PROCESSING_KINDS or spec.kind == "transform":  # refuse a bad output before the job runs
+            storage.check_output(spec.output_uri, inputs=tuple(spec.inputs.values()), kind=spec.kind)
         job.mkdir(parents=True)
         (job / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
         log = open(job / "job.log", "ab")  # noqa: SIM115 - handed to the child
@@ -205,7 +207,9 @@ def run_job(job: Path) -> None:
             outputs["model_artifact"] = _pack(opt_ml / "model", storage.join(base, "model.tar.gz"))
             outputs["output_data"] = _pack(opt_ml / "output" / "data", storage.join(base, "output.tar.gz"))
         elif spec.kind in PROCESSING_KINDS:
-            with storage.atomic_dir(spec.output_uri) as stage:
+            # checked like every publish: never onto or inside an input, never over a folder that is not
+            # an Airsage output of this kind (the marker written records the job's kind and inputs)
+            with storage.atomic_dir(spec.output_uri, inputs=tuple(spec.inputs.values()), kind=spec.kind) as stage:
                 shutil.copytree(opt_ml / "processing" / "output", stage, dirs_exist_ok=True)
             outputs["output"] = spec.output_uri
         else:

@@ -302,24 +302,20 @@ class SageMakerBackend(ComputeBackend):
                                                             f"in {self.settings.region}")
         st = status_from_describe(handle.kind, d)
         if st.state == "Completed" and (handle.kind in PROCESSING_KINDS or handle.kind == "transform"):
-            self._mark_complete(st.outputs.get("output"))
+            self._mark_complete(st.outputs.get("output"), kind=handle.kind)
         return dataclasses.replace(st, details={**st.details, "console_url": handle.console_url})
 
-    def _mark_complete(self, uri: str | None) -> None:
-        from airsage.storage import SUCCESS_MARKER, split_s3
+    def _mark_complete(self, uri: str | None, *, kind: str | None = None) -> None:
+        """The job's output prefix gets Airsage's ownership/completeness marker (``storage.mark_complete``,
+        of the job's kind), once: a rerun of the same target may then replace it, and readers see it complete."""
+        from airsage import storage
 
         if not uri:
             return
-        bucket, key = split_s3(f"{uri.rstrip('/')}/{SUCCESS_MARKER}")
         try:
-            self._s3().head_object(Bucket=bucket, Key=key)
-            return
-        except Exception:  # noqa: BLE001 - absent (or unreadable): try to write it
-            pass
-        try:
-            self._s3().put_object(Bucket=bucket, Key=key, Body=b"")
+            storage.mark_complete(uri, kind=kind, client=self._s3())
         except Exception as exc:  # noqa: BLE001 - the job succeeded; a missing marker must not fail the status
-            log.warning("could not write %s/%s: %s", uri, SUCCESS_MARKER, exc)
+            log.warning("could not write %s/%s: %s", uri, storage.SUCCESS_MARKER, exc)
 
     def stop(self, handle: JobHandle) -> None:
         d = self._describe(handle.kind, handle.name)

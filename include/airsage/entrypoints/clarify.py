@@ -7,11 +7,14 @@ SageMaker Clarify's processing contract, with ``<opt_ml>`` = ``$AIRSAGE_OPT_ML``
 * model:  ``<opt_ml>/processing/input/model/`` (optional; an Airsage model directory or ``model.tar.gz``)
 * output: ``<opt_ml>/processing/output/`` (analysis.json, explanations_shap/out.csv, report.html)
 
-On error the job prints the traceback, writes the message to ``<opt_ml>/output/failure`` (SageMaker's
-FailureReason) and to ``<opt_ml>/processing/output/failure``, and exits 1.
+On error the job prints the error (an ``AirsageError``: its message and ``Fix:`` line; anything else: the
+traceback), writes the message to ``<opt_ml>/output/failure`` (SageMaker's FailureReason) and to
+``<opt_ml>/processing/output/failure``, and exits 1.
 
 The result is staged beside the output directory and then moved in file by file (``os.replace``), the
-``_SUCCESS`` marker last: SageMaker's output directory may be a mount point that cannot be renamed.
+``_SUCCESS`` marker last: SageMaker's output directory may be a mount point that cannot be renamed. Before
+anything is moved the output is checked like every publish (``storage.check_output``): not an input, not
+inside one, and holding nothing but an earlier Clarify output of this job.
 """
 from __future__ import annotations
 
@@ -41,7 +44,14 @@ def _model_dir(path: Path) -> Path | None:
     return path
 
 
-def _publish(stage: Path, out: Path) -> None:
+def _publish(stage: Path, out: Path, *, inputs: tuple[str, ...] = ()) -> None:
+    from airsage import storage
+    from airsage.clarify.runner import OUTPUT_KIND
+
+    stale = out / "failure"  # a previous attempt's failure reason (this job's own file): superseded
+    if stale.is_file() and not stale.is_symlink():
+        stale.unlink()
+    storage.check_output(str(out), inputs=inputs, kind=OUTPUT_KIND)
     out.mkdir(parents=True, exist_ok=True)
     files = sorted(p for p in stage.rglob("*") if p.is_file())
     marker = [p for p in files if p.name == "_SUCCESS"]
@@ -49,9 +59,6 @@ def _publish(stage: Path, out: Path) -> None:
         dest = out / f.relative_to(stage)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(f, dest)
-    stale = out / "failure"
-    if stale.exists():
-        stale.unlink()
 
 
 def run() -> dict:
@@ -84,7 +91,7 @@ def run() -> dict:
         max_rows = params.get("max_shap_rows")
         result = run_analysis(cfg, dataset, str(stage), model=model,
                               max_shap_rows=int(max_rows) if max_rows else None, seed=int(params.get("seed", 0)))
-        _publish(stage, out)
+        _publish(stage, out, inputs=(dataset, str(config_path)))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if model_dir is not None and model_dir != mounted:
@@ -96,8 +103,11 @@ def main() -> int:
     try:
         result = run()
     except Exception as exc:  # noqa: BLE001 - the job boundary: report, then fail
-        traceback.print_exc()
-        message = f"{type(exc).__name__}: {exc}"
+        from airsage.errors import AirsageError
+
+        if not isinstance(exc, AirsageError):
+            traceback.print_exc()  # a bug: its traceback belongs in the job log
+        message = contract.failure_text(exc)
         contract.write_failure(message)
         try:
             failure = contract.processing_output() / "failure"

@@ -65,16 +65,34 @@ def write_failure(message: str) -> None:
     path.write_text(message[:1024])
 
 
+def failure_text(exc: BaseException) -> str:
+    """What a failed job reports: an ``AirsageError``'s message and ``Fix:`` line (no type name, no
+    traceback: the error already says what to do); anything else as ``Type: message``."""
+    from airsage.errors import AirsageError
+
+    if isinstance(exc, AirsageError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def job_main(fn):
-    """Run a job's ``main``: on error write the failure reason and exit 1 (SageMaker's convention)."""
+    """Run a job's ``main``: on error write the failure reason and exit 1 (SageMaker's convention).
+
+    An ``AirsageError`` is printed as its message and ``Fix:`` line only; an unexpected exception also
+    gets its traceback in the job log (a bug to find)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from airsage.errors import AirsageError
+
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the job boundary: report, then fail
-            traceback.print_exc()
-            write_failure(f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, AirsageError):
+                traceback.print_exc()
+            text = failure_text(exc)
+            print(f"error: {text}", file=sys.stderr)
+            write_failure(text)
             sys.exit(1)
 
     return wrapper

@@ -18,22 +18,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from airsage.clarify.vocabulary import ideal as _ideal
+from airsage.jsonsafe import number as _value
+
 SECTIONS = ("pre_training_bias_metrics", "post_training_bias_metrics")
-IDEAL = {"DI": 1.0}
 NDCG_THRESHOLD = 0.9
-
-
-def _value(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v.replace("Infinity", "inf"))
-        except ValueError:
-            return None
-    return None
 
 
 _INTERVAL = re.compile(r"^\(([^,]+), [^\]]+\]$")
@@ -94,7 +83,7 @@ def check_bias_drift(
         _, facet, _, name = key
         if value is None or math.isnan(value):
             continue
-        ideal = IDEAL.get(name, 0.0)
+        ideal = _ideal(name)
         if name in bounds:
             limit = float(bounds[name])
         elif key in base and base[key] is not None and not math.isnan(base[key]):

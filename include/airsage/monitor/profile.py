@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from airsage.errors import DataValidationError
+from airsage.jsonsafe import encode
 from airsage.monitor import _data
 from airsage.monitor.sketch import SKETCH_K, QuantileSummary  # noqa: F401  (QuantileSummary re-exported)
 
@@ -493,10 +494,5 @@ def kll_buckets(points: np.ndarray, n: int, lo: float, hi: float, nb: int = KLL_
 
 
 def _finite(v: float) -> float | str | None:
-    """JSON has no NaN/inf: write them as Clarify does (strings), keep finite floats."""
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
+    """JSON has no NaN/inf: written as Clarify does (strings, ``airsage.jsonsafe.encode``), finite floats kept."""
+    return encode(float(v))
