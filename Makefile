@@ -20,7 +20,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# what `make test` needs on top of `make install`: the test-only packages (requirements-test.txt) and, for
+# what `make test` needs on top of `make install`: the test-only packages (requirements-test.txt: pytest, moto,
+# smclarify, selenium, ...; `make install`/`make demo` and the production image install requirements.txt only) and, for
 # tests/browser/, Debian's chromium + chromium-driver -- installed with apt-get when missing and running as root
 # (CI: a clean machine); otherwise the browser tests skip, saying how to install them.
 TEST_STAMP := $(VENV)/.installed-test
@@ -48,7 +49,7 @@ test: $(STAMP) $(TEST_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## make test-fast: everything but the slow end-to-end runs
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## make up: Airflow 3 (api-server, scheduler, dag-processor, triggerer) on :8080 and the MLflow UI on :5000
@@ -61,7 +62,7 @@ down:
 status:
 	@$(ENV) && $(BIN)/python -m airsage.services status
 
-bench: $(STAMP)
+bench: $(STAMP) $(TEST_STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean: down

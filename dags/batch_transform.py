@@ -6,12 +6,23 @@ predictions Asset (which schedules monitoring and human review). On SageMaker
 (`compute.transform.backend: sagemaker`) the publish step imports the job's data capture into the
 same capture table the local engine writes.
 
+**Late data**: `wait_for_partition` checks at once and then every `transform.wait_for_data.poke_minutes`
+(rescheduled between checks: no worker slot is held) for the partition's input files (or its
+`marker`, e.g. `_SUCCESS`); after `timeout_minutes` it alerts through the use case's notifiers and
+fails. With `transform.trigger.asset` the DAG runs on that upstream Asset's events instead of the cron.
+
+**Partial partitions**: when some input files failed, the good output and the report are published and
+`publish_predictions` fails naming the files (the run is red, monitoring is not triggered) unless
+`transform.allow_partial: true`: then it succeeds and the predictions event's extra says `partial: true`.
+
 **Form** (every field may stay empty): `partition` (YYYY-MM-DD; empty = the run's data interval),
 `model_alias` or `model_version` (an unapproved version is refused), `input_uri` / `output_uri` overrides.
 """
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+import logging
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from airsage_airflow import params as form
 from airsage_airflow.assets import predictions_asset
@@ -20,9 +31,70 @@ from airsage_airflow.operators import RunJobOperator
 from airsage_airflow.usecases import default_args, start_date, tags, usecases_or_none
 
 
+def _asset_partition(triggering_asset_events) -> str | None:
+    """The partition named by the latest upstream asset event (its extra's ``partition``), if any."""
+    latest = None
+    try:
+        for events in (triggering_asset_events or {}).values():
+            for event in events:
+                part = (getattr(event, "extra", None) or {}).get("partition")
+                if part and (latest is None or str(event.timestamp) >= latest[0]):
+                    latest = (str(event.timestamp), str(part))
+    except (AttributeError, TypeError):
+        return None
+    return latest[1] if latest else None
+
+
+def _default_partition(uc, data_interval_start, triggering_asset_events, dag_run):
+    """The partition a run scores when the form names none: the cron run's data interval start
+    (yesterday), or for an asset-triggered run the event's partition, else the day it was queued."""
+    if data_interval_start:
+        return data_interval_start.date()
+    if uc.transform.trigger is not None:
+        named = _asset_partition(triggering_asset_events)
+        if named:
+            return named
+        run_after = getattr(dag_run, "run_after", None)
+        return run_after.date() if run_after else None
+    return None
+
+
+def _late_data_alert(uc):
+    """``on_failure_callback`` of the wait: when its deadline passed, alert through the use case's notifiers
+    (every channel is tried; a broken channel is logged, it must not hide the late data)."""
+
+    def alert(context) -> None:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        from airsage_airflow.notifiers import build_notifiers
+
+        if not isinstance(context.get("exception"), AirflowSensorTimeout):
+            return
+        w = uc.transform.wait_for_data
+        run = context.get("dag_run")
+        subject = f"[airsage] {uc.name}: scoring data is late ({getattr(run, 'run_id', '?')})"
+        what = f"the marker {w.marker!r}" if w.marker else "any input file"
+        text = (f"The nightly batch transform of {uc.name} waited {w.timeout_minutes} minutes for {what} of its "
+                f"partition and gave up; nothing was scored. Once the data has landed, clear the run's "
+                f"wait_for_partition task (or trigger the DAG with the partition) to score it.")
+        log = logging.getLogger("airsage.transform.late_data")
+        log.error("%s: %s", subject, text)
+        for channel, notifier in build_notifiers(uc, subject=subject, text=text).items():
+            try:
+                notifier(context)
+            except Exception as exc:  # noqa: BLE001 - try every channel
+                log.error("late-data alert via %s failed: %s", channel, exc)
+
+    return alert
+
+
 def build(uc):
     t = uc.transform
-    schedule = CronDataIntervalTimetable(t.schedule, timezone=t.timezone) if t.schedule else None
+    if t.trigger is not None:  # scheduled by an upstream Asset (its events), not by the cron
+        schedule = Asset(t.trigger.asset)
+    else:
+        schedule = CronDataIntervalTimetable(t.schedule, timezone=t.timezone) if t.schedule else None
+    wait = t.wait_for_data
 
     @dag(dag_id=f"{uc.name}__batch_transform", schedule=schedule, start_date=start_date(uc), catchup=False,
          max_active_runs=1, default_args=default_args(uc), tags=tags(uc, "Transform"), doc_md=__doc__,
@@ -35,28 +107,42 @@ def build(uc):
              "output_uri": form.uri("Output URI", "Empty = <root>/predictions/dt=<partition>."),
          })
     def batch_transform():
+        @task.sensor(mode="reschedule", poke_interval=wait.poke_minutes * 60, timeout=wait.timeout_minutes * 60,
+                     on_failure_callback=_late_data_alert(uc))
+        @fail_fast
+        def wait_for_partition(params=None, data_interval_start=None, triggering_asset_events=None, dag_run=None):
+            from airflow.sdk import PokeReturnValue
+
+            from airsage.lifecycle.common import partition_for
+            from airsage.lifecycle.transform import partition_ready, scoring_input
+
+            params = form.validated(params)
+            partition = partition_for(params["partition"], default=_default_partition(
+                uc, data_interval_start, triggering_asset_events, dag_run))
+            input_uri = scoring_input(uc, partition, params["input_uri"] or None)
+            ready, why = partition_ready(input_uri, wait.marker)
+            print(f"Partition {partition}: {why}")
+            return PokeReturnValue(is_done=ready, xcom_value={"partition": str(partition), "input_uri": input_uri})
+
         @task
         @fail_fast
-        def resolve_model(params=None, data_interval_start=None) -> dict:
+        def resolve_model(ready: dict, params=None) -> dict:
             from airsage.contracts import TransformArgs
-            from airsage.lifecycle.common import partition_for
             from airsage.lifecycle.governance import resolve_model
 
             params = form.validated(params)
             model = resolve_model(uc, alias=params["model_alias"], version=params["model_version"] or None)
-            partition = partition_for(params["partition"], default=data_interval_start.date()
-                                      if data_interval_start else None)
-            print(f"Scoring partition {partition} with {model.name} v{model.version} ({model.status})")
-            return TransformArgs(model=model, partition=str(partition), input_uri=params["input_uri"] or None,
+            print(f"Scoring partition {ready['partition']} with {model.name} v{model.version} ({model.status})")
+            return TransformArgs(model=model, partition=ready["partition"], input_uri=params["input_uri"] or None,
                                  output_uri=params["output_uri"] or None).to_dict()
 
-        plan = resolve_model()
+        plan = resolve_model(wait_for_partition())
         job = RunJobOperator(task_id="score_partition", usecase=uc.name, job="transform", job_args=plan)
 
         @task(outlets=[predictions_asset(uc)])
         @fail_fast
         def publish_predictions(job: dict, plan: dict, outlet_events=None) -> dict:
-            from airsage.lifecycle.transform import finish_transform
+            from airsage.lifecycle.transform import finish_transform, partial_failure
 
             from airsage_airflow.assets import predictions_extra
 
@@ -65,10 +151,13 @@ def build(uc):
                                                   "records_out", "records_failed", "records_per_s",
                                                   "capture_file") if k in report}
             print(f"Transform summary: {summary}")
+            # failed files: a permanent error naming them (the good output and the report are published),
+            # unless transform.allow_partial -> {"partial": True, "files_failed": n} for the event
+            partial = partial_failure(uc, report, plan["partition"])
             outlet_events[predictions_asset(uc)].extra = predictions_extra(
                 partition=plan["partition"], output_uri=job["outputs"].get("output"),
-                model_version=plan["model"]["version"])
-            return {"partition": plan["partition"], "output_uri": job["outputs"].get("output"), **summary}
+                model_version=plan["model"]["version"], **partial)
+            return {"partition": plan["partition"], "output_uri": job["outputs"].get("output"), **summary, **partial}
 
         publish_predictions(job.output, plan)
 

@@ -45,9 +45,14 @@ class PredictionsEvent:
     partition: str
     output_uri: str | None = None
     model_version: str | None = None
+    partial: bool = False  # some input files failed and the use case allows partial partitions
+    files_failed: int = 0
 
     def to_extra(self) -> dict[str, Any]:
-        return {"partition": self.partition, "output_uri": self.output_uri, "model_version": self.model_version}
+        extra = {"partition": self.partition, "output_uri": self.output_uri, "model_version": self.model_version}
+        if self.partial:
+            extra.update(partial=True, files_failed=self.files_failed)
+        return extra
 
     @classmethod
     def from_extra(cls, extra: Any) -> "PredictionsEvent | None":
@@ -57,13 +62,16 @@ class PredictionsEvent:
             return None
         version = extra.get("model_version")
         return cls(partition=str(extra["partition"]), output_uri=extra.get("output_uri") or None,
-                   model_version=str(version) if version not in (None, "") else None)
+                   model_version=str(version) if version not in (None, "") else None,
+                   partial=bool(extra.get("partial")), files_failed=int(extra.get("files_failed") or 0))
 
 
-def predictions_extra(*, partition: str, output_uri: str | None, model_version: str | int | None) -> dict[str, Any]:
+def predictions_extra(*, partition: str, output_uri: str | None, model_version: str | int | None,
+                      partial: bool = False, files_failed: int = 0) -> dict[str, Any]:
     """The extra of a predictions event (the batch transform's outlet)."""
     return PredictionsEvent(str(partition), output_uri or None,
-                            None if model_version in (None, "") else str(model_version)).to_extra()
+                            None if model_version in (None, "") else str(model_version),
+                            partial=bool(partial), files_failed=int(files_failed or 0)).to_extra()
 
 
 def predictions_events(triggering_asset_events: Any, asset: Asset) -> list[PredictionsEvent]:

@@ -8,6 +8,11 @@
 * ``browser`` (session): Debian's ``chromium`` driven by ``chromedriver`` through selenium, headless, with a
   fresh profile. The tests skip, naming the reason, only when the browser or selenium is not installed
   (``make test`` installs both: see the Makefile's ``$(VENV)/.browser`` step).
+* ``champion`` (session): the prepared version approved -- by the approval page test when it ran first in
+  this session (it does, in file order), else here through the REST API as ``approver`` (a file run alone, or
+  on its own pytest-xdist worker) -- and its approval run finished.
+* ``scored`` (session): the champion has scored the partition, the monitor has judged it and the dashboard
+  summaries are written (``browser_harness.SCORE``, ~15 s).
 * ``ui`` (function): the page helpers (``ui.AirflowUI``) on that browser; a test signs in as the user it needs
   (``login`` is a no-op when that user is signed in already, which keeps the package fast).
 
@@ -28,8 +33,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "e2e"))  # the harness of the HITL e2e: one copy, shared
 sys.path.insert(0, str(HERE))
 
-from airflow_services import airflow_services, isolated_env, run_python  # noqa: E402
-from browser_harness import APPROVE, CHROMEDRIVER, CHROMIUM, DAGS, PREPARE, UC  # noqa: E402
+from airflow_services import ApiError, airflow_services, isolated_env, run_python  # noqa: E402
+from browser_harness import (APPROVAL_COMMENT, APPROVE, ASK, CHROMEDRIVER, CHROMIUM, DAGS, PREPARE,  # noqa: E402
+                             SCORE, UC)
 
 
 def _first(paths) -> str | None:
@@ -78,6 +84,36 @@ def airflow(browser_binaries, tmp_path_factory, request):
         yield af
         if request.session.testsfailed > failed_before:
             print(af.component_logs(tail=60))
+
+
+@pytest.fixture(scope="session")
+def champion(airflow) -> str:
+    """The prepared version, approved through ``<uc>__approve_model``'s request (see the module docstring)."""
+    run_id, version = airflow.approval_run_id, airflow.prepared["version"]
+    admin = airflow.api("admin")
+    if admin.dag_run(APPROVE, run_id)["state"] != "success":
+        try:
+            answered = admin.hitl_detail(APPROVE, run_id, ASK)["response_received"]
+        except ApiError as e:  # the request is not written yet
+            if e.status != 404:
+                raise
+            answered = False
+        if not answered:
+            detail = airflow.wait_awaiting_input(APPROVE, run_id, ASK, count=1, timeout_s=300)[0]
+            airflow.api("approver").respond(APPROVE, run_id, ASK, ["Approve"],
+                                            {p: APPROVAL_COMMENT for p in detail["params"]})
+        airflow.wait_run(APPROVE, run_id, timeout_s=300)
+    return version
+
+
+@pytest.fixture(scope="session")
+def scored(airflow, champion) -> dict:
+    """The partition scored by the champion and monitored; the dashboard's summaries written."""
+    t0 = time.monotonic()
+    out = run_python(SCORE, airflow.env, timeout_s=600)
+    assert out["version"] == champion and out["rows"] > 0 and out["inference_ids"], out
+    print(f"\nscored and monitored in {time.monotonic() - t0:.0f} s: {out}")
+    return out
 
 
 @pytest.fixture(scope="session")

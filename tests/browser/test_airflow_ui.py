@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_services import ApiError, run_python
-from browser_harness import APPROVE, UC, passwords
+from browser_harness import APPROVAL_COMMENT, APPROVE, ASK, UC, passwords
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -21,8 +21,6 @@ USERS = ("admin", "approver", "reviewer")
 DEFAULT_FORMS = ("batch_transform", "train", "clarify", "monitor", "import_labels", "human_review")
 GOVERNANCE_FORMS = ("approve_model", "promote_model")
 IDENTITY_FIELDS = {"approver", "who", "actor", "user", "approved_by", "decided_by"}
-ASK = "ask_approver"
-APPROVAL_COMMENT = "Gates passed; bias and AUC reviewed in the browser."
 
 AUDIT = f"""
 import json

@@ -168,9 +168,12 @@ class AirflowUI(Page):
         return TriggerForm(self, dag_id, self.wait(dialog, f"the trigger form of {dag_id}"))
 
     # ------------------------------------------------------------------ human-in-the-loop
-    def open_required_action(self, dag_id: str, run_id: str, task_id: str, subject: str) -> RequiredAction:
-        """A task instance's *Required Action* tab (what *Browse > Required Actions* links to)."""
-        self.driver.get(f"{self.base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/required_actions")
+    def open_required_action(self, dag_id: str, run_id: str, task_id: str, subject: str,
+                             map_index: int = -1) -> RequiredAction:
+        """A task instance's *Required Action* tab (what *Browse > Required Actions* links to); a mapped
+        instance's is below ``/mapped/<map_index>``."""
+        mapped = f"/mapped/{map_index}" if map_index >= 0 else ""
+        self.driver.get(f"{self.base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}{mapped}/required_actions")
         self.wait(lambda: subject in self.page_text(), f"the required action {subject!r}")
         return RequiredAction(self, subject)
 
@@ -179,6 +182,106 @@ class AirflowUI(Page):
         self.driver.get(f"{self.base_url}/required_actions")
         self.wait(lambda: "Required Action State" in self.page_text(), "the required actions list")
         return self.page_text()
+
+
+    # ------------------------------------------------------------------ the model dashboard (a plugin)
+    def models_nav_link(self) -> WebElement | None:
+        """The navigation's *Models* entry (the plugin's external view, routed to ``/plugin/airsage-models``)."""
+        for a in self.driver.find_elements(By.CSS_SELECTOR, "a[href$='plugin/airsage-models']"):
+            label = " ".join(filter(None, (a.text, a.get_attribute("aria-label"), a.get_attribute("title"))))
+            if a.is_displayed() and "Models" in label:
+                return a
+        return None
+
+    def open_models(self) -> Dashboard:
+        """Click *Models* in Airflow's navigation, as a person does; the dashboard inside its iframe."""
+        self.driver.switch_to.default_content()
+        if not self.driver.current_url.startswith(self.base_url) or "/plugin/" in self.driver.current_url:
+            self.driver.get(self.base_url + "/dags")
+        self.wait(self.models_nav_link, "the Models entry in the navigation").click()
+        self.wait(lambda: self.driver.current_url.rstrip("/").endswith("/plugin/airsage-models"),
+                  "the Models view to open")
+        return Dashboard(self).enter()
+
+    def open_dashboard_url(self, path: str = "/airsage/") -> Dashboard:
+        """A dashboard page opened by its URL, top-level (a link someone was sent)."""
+        self.driver.switch_to.default_content()
+        self.driver.get(self.base_url + path)
+        return Dashboard(self, framed=False)
+
+
+class Dashboard:
+    """The model dashboard's pages (``/airsage/...``): inside the Models view's iframe (``framed``) or as a
+    page of its own. Elements are found by the ids the README lists for browser tests."""
+
+    def __init__(self, ui: AirflowUI, framed: bool = True):
+        self.ui, self.framed = ui, framed
+
+    @property
+    def driver(self) -> WebDriver:
+        return self.ui.driver
+
+    def _iframe(self) -> WebElement | None:
+        for f in self.driver.find_elements(By.TAG_NAME, "iframe"):
+            if "/airsage" in (f.get_attribute("src") or "") and f.is_displayed():
+                return f
+        return None
+
+    def enter(self) -> Dashboard:
+        """Switch into the Models view's iframe and wait for the overview to render."""
+        self.driver.switch_to.default_content()
+        frame = self.ui.wait(self._iframe, "the dashboard's iframe")
+        self.driver.switch_to.frame(frame)
+        self.ui.wait(lambda: self.find("#filters"), "the dashboard's overview in the iframe")
+        return self
+
+    @property
+    def url(self) -> str:
+        """The URL of the page shown (the iframe's own when framed)."""
+        return self.driver.execute_script("return window.location.href")
+
+    def find(self, css: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self, css: str = "body") -> str:
+        return self.find(css).text
+
+    def follow(self, css: str, loaded: str, what: str) -> Dashboard:
+        """Click the link ``css`` and wait until the page that opens has ``loaded`` (a CSS selector)."""
+        before = self.url
+        self.find(css).click()
+        self.ui.wait(lambda: self.url != before and self.all(loaded), what)
+        return self
+
+    def open_report(self, css: str, expect: str) -> str:
+        """Click the report link ``css`` (model card, Clarify, monitoring report: served by the dashboard,
+        opened in the same frame); return the report's text once it shows ``expect``; then go back."""
+        before = self.url
+        href = self.find(css).get_attribute("href")
+        self.find(css).click()
+        self.ui.wait(lambda: self.url == href and expect in self.text(), f"the report {href} showing {expect!r}")
+        text = self.text()
+        self.driver.back()
+        self.ui.wait(lambda: self.url == before, f"the way back to {before}")
+        return text
+
+    def select(self, css: str, value: str) -> None:
+        from selenium.webdriver.support.ui import Select
+
+        Select(self.find(css)).select_by_value(value)
+
+    def trace(self, usecase: str, inference_id: str) -> Dashboard:
+        """The search box in the dashboard's header: from an inference id to its lineage."""
+        self.select("#lineage-usecase", usecase)
+        self.ui.type_into(self.find("#lineage-inference-id"), inference_id)
+        before = self.url
+        self.find("#lineage-submit").click()
+        self.ui.wait(lambda: self.url != before and (self.all("#lineage-result") or self.all("#lineage-error")),
+                     f"the lineage of {inference_id}")
+        return self
 
 
 class TriggerForm:

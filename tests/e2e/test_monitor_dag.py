@@ -8,6 +8,12 @@ baseline and a local batch transform writing the capture.
 
 Asserts the task states (monitor -> branch -> notify -> trigger, ``no_alert`` skipped), the Model Monitor
 files and the report, the history point, the log notifier's message and the triggered training run.
+
+The version's post-training Clarify job runs after its baseline is suggested (so the baseline keeps
+uniform weights), which turns on the Clarify-based monitors: every run writes bias drift and
+feature-attribution drift. Two more scored partitions, one with an injected fairness regression
+(``generator.generate(fairness_shift=1)``) and one with an injected attribution shift
+(``attribution_shift=1``), each go through the DAG once and must alert through that monitor.
 """
 from __future__ import annotations
 
@@ -44,9 +50,33 @@ governance.decide(uc, registered["version"], "approve", actor="e2e-approver", co
 # no run_key: the step reads it from the version's tags (the Clarify lookup path)
 baseline = suggest_baseline_for_version(uc, registered["version"], dataset_uri=dataset["uri"],
                                         output_data_uri=job["outputs"]["output_data"])
+# the version's post-training Clarify analysis (bias metrics + SHAP): the Clarify-based monitors' baseline
+from airsage.lifecycle.clarify import clarify_plan, clarify_spec
+post = clarify_plan(uc, job=job, dataset=dataset, run_key="e2e-train")["post"]
+backend.run(clarify_spec(uc, run_key="e2e-train", **post), poll_s=1)
 model = governance.resolve_model(uc)
 backend.run(transform.transform_spec(uc, model, common.partition_for("{PARTITION}"), "e2e-score"), poll_s=1)
 print("PREPARED " + json.dumps({{"version": registered["version"], "baseline": baseline}}))
+"""
+
+
+SHIFTED = {"2026-11-22": {"fairness_shift": 1.0}, "2026-11-23": {"attribution_shift": 1.0}}
+SCORE_SHIFTED = f"""
+import json
+from airsage import layout, storage
+from airsage.config import get_usecase
+from airsage.data.generator import generate
+from airsage.lifecycle import common, governance, transform
+from airsage.compute import get_backend
+
+uc = get_usecase("credit_risk")
+model = governance.resolve_model(uc)
+for day, knobs in {SHIFTED!r}.items():
+    df = generate(800, seed=uc.generator.seed, day=day, bias_strength=uc.generator.bias_strength, **knobs)
+    with storage.atomic_path(storage.join(layout.scoring(uc, day), "part-00000.parquet")) as tmp:
+        df.drop(columns=[uc.schema_.label, "label_available_at"]).to_parquet(tmp, index=False)
+    get_backend("local").run(transform.transform_spec(uc, model, common.partition_for(day), "e2e-score"), poll_s=1)
+print("SCORED")
 """
 
 
@@ -73,7 +103,9 @@ def env(tmp_path_factory):
     home = tmp_path_factory.mktemp("monitor-e2e")
     usecase_copy(home / "usecases")
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRSAGE__", "AIRFLOW", "MLFLOW_"))}
-    return {**airflow_env(home, base=base), "AIRSAGE__USECASES_DIR": str(home / "usecases")}
+    # bias drift judged by bounds (the use case's gates.max_bias is empty here: no Clarify before its gates)
+    return {**airflow_env(home, base=base), "AIRSAGE__USECASES_DIR": str(home / "usecases"),
+            "AIRSAGE_MONITOR_BIAS_BOUNDS": json.dumps({"DPPL": 0.2, "DI": 0.5})}
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +150,13 @@ def test_drifted_partition_alerts_notifies_and_triggers_retraining(monitored, en
     assert any(v["constraint_check_type"] == "baseline_drift_check" for v in violations)
     assert "ALERT" in (runs[0] / "report.html").read_text()
     assert (monitored["data"] / "monitor" / "history" / version / f"{PARTITION}.json").exists()
+    # the Clarify-based monitors ran on the nightly partition, in SageMaker's layout
+    for kind in ("bias_drift", "feature_attribution_drift"):
+        assert {"analysis.json", "constraint_violations.json"} <= {p.name for p in (runs[0] / kind).iterdir()}
+        assert result[kind]["status"] in ("ok", "violations"), result[kind]
+    analysis = json.loads((runs[0] / "bias_drift" / "analysis.json").read_text())
+    assert set(analysis["post_training_bias_metrics"]["facets"]) == {"sex", "age_group"}
+    assert analysis["airsage"]["rows"] == 800 and analysis["airsage"]["bounds"] == {"DPPL": 0.2, "DI": 0.5}
 
     logs = out + "".join(p.read_text(errors="replace") for p in (Path(env["AIRFLOW_HOME"]) / "logs").rglob("*")
                          if p.is_file() and "notify_alert" in str(p))
@@ -132,6 +171,61 @@ def test_the_baseline_belongs_to_the_version(monitored):
             "model_quality_constraints.json", "baseline.json"} <= {p.name for p in base.iterdir()}
     meta = json.loads((base / "baseline.json").read_text())
     assert meta["run_key"] == "e2e-train" and meta["weights"] == "uniform"  # no Clarify job ran here
+
+
+@pytest.fixture(scope="module")
+def shifted(monitored, env):
+    """The two shifted partitions scored by the approved version, then one DAG run each."""
+    prep = run([sys.executable, "-c", SCORE_SHIFTED], env)
+    assert prep.returncode == 0, (prep.stdout + prep.stderr)[-5000:]
+    out = {}
+    for i, day in enumerate(SHIFTED):
+        proc = run([AIRFLOW, "dags", "test", "credit_risk__monitor", f"2026-12-0{i + 1}T00:00:00+00:00",
+                    "-c", json.dumps({"partition": day})], env)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+        (run_dir,) = (monitored["data"] / "monitor" / "runs" / f"dt={day}").iterdir()
+        out[day] = {"run": json.loads((run_dir / "run.json").read_text()), "dir": run_dir, "proc": proc}
+    return out
+
+
+def _violations(run_dir: Path, kind: str) -> list[dict]:
+    return json.loads((run_dir / kind / "constraint_violations.json").read_text())["violations"]
+
+
+@pytest.mark.e2e
+def test_an_injected_fairness_regression_alerts_through_the_dag(shifted, env):
+    got = shifted["2026-11-22"]
+    result, run_dir = got["run"], got["dir"]
+    assert result["alert"] is True and result["bias_drift"]["alert"] is True, result
+    bad = _violations(run_dir, "bias_drift")
+    assert any(v["facet"] == "sex" and v["metric_name"] in ("DPPL", "DI") for v in bad), bad
+    assert all(v["constraint_check_type"] == "bias_drift_check" for v in bad)
+    assert any(r.startswith("bias drift:") for r in result["reasons"])
+    page = (run_dir / "report.html").read_text()
+    assert "Bias drift" in page and "Bias metrics: baseline" in page
+    point = json.loads((run_dir.parents[2] / "history" / result["model_version"] / "2026-11-22.json").read_text())
+    assert point["bias_drift_violations"] == len(bad) and point["alert"] is True
+    logs = "".join(p.read_text(errors="replace") for p in (Path(env["AIRFLOW_HOME"]) / "logs").rglob("*")
+                   if p.is_file() and "notify_alert" in str(p))
+    assert "monitoring alert for 2026-11-22" in logs and "bias drift" in logs
+
+
+@pytest.mark.e2e
+def test_an_injected_attribution_shift_alerts_through_the_dag(shifted, env):
+    got = shifted["2026-11-23"]
+    result, run_dir = got["run"], got["dir"]
+    attribution = result["feature_attribution_drift"]
+    assert result["alert"] is True and attribution["alert"] is True, result
+    assert attribution["ndcg"] < 0.9 and attribution["top_features"][0] != attribution["baseline_top_features"][0]
+    (v,) = _violations(run_dir, "feature_attribution_drift")
+    assert v["constraint_check_type"] == "feature_attribution_drift_check"
+    assert any(r.startswith("feature attribution drift:") for r in result["reasons"])
+    assert "Mean |SHAP| per feature" in (run_dir / "report.html").read_text()
+    with airflow_db(env) as db:
+        states = dict(db.execute("SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run r ON "
+                                 "r.run_id = ti.run_id AND r.dag_id = ti.dag_id WHERE r.dag_id='credit_risk__monitor' "
+                                 "AND r.run_id LIKE '%2026-12-02%'").fetchall())
+    assert states.get("notify_alert") == "success" and states.get("no_alert") == "skipped", states
 
 
 def test_partitions_come_from_the_form_or_the_triggering_asset_events():

@@ -6,7 +6,7 @@ Paths (``<opt_ml>`` = ``$AIRSAGE_OPT_ML`` or ``/opt/ml``), as in the prebuilt an
 * analysis input:   ``$dataset_source`` or ``<opt_ml>/processing/input/dataset``; the baseline files
   ``$baseline_statistics`` / ``$baseline_constraints``, else the input channels of those names
   (``<opt_ml>/processing/input/baseline_statistics/statistics.json``, ``.../baseline_constraints/
-  constraints.json``: what ``airsage.pipeline.monitor_spec`` mounts, on the local backend and on
+  constraints.json``: what ``airsage.lifecycle.monitoring.monitor_spec`` mounts, on the local backend and on
   SageMaker alike), else Model Monitor's defaults
   ``<opt_ml>/processing/baseline/{statistics/statistics.json,constraints/constraints.json}``
 * score statistics: ``$AIRSAGE_MONITOR_SCORE_STATISTICS``, else the ``score_statistics`` input channel
@@ -404,17 +404,31 @@ def bias_config() -> dict[str, Any] | None:
 
 
 def model_path() -> Path | None:
-    """The model artifact (directory or model.tar.gz): ``$AIRSAGE_MONITOR_MODEL`` or the ``model`` channel."""
+    """The model artifact (directory or model.tar.gz): ``$AIRSAGE_MONITOR_MODEL`` or the ``model`` channel
+    (an unpacked model directory, or a directory holding only the ``model.tar.gz`` an S3 object input or
+    the local backend delivers)."""
     explicit = _env("AIRSAGE_MONITOR_MODEL")
     if explicit:
         return Path(explicit)
     d = contract.processing_input("model")
-    return d if d.exists() and any(d.iterdir()) else None
+    if not (d.is_dir() and any(d.iterdir())):
+        return None
+    entries = [p for p in d.iterdir() if not p.name.startswith((".", "_"))]
+    if len(entries) == 1 and entries[0].is_file() and entries[0].name.endswith((".tar.gz", ".tgz")):
+        return entries[0]
+    return d
 
 
 def _partition(columns: list[str] | None):
-    """The scored partition as one frame (only ``columns`` decoded), ground truth joined."""
-    return _join_labels(_frame(open_dataset(dataset_dir()), columns))
+    """The scored partition as one frame (only ``columns`` decoded): every row, with the ground truth that
+    arrived within the offsets (the ``groundtruth`` channel) joined, null where none did — the metrics of
+    predicted labels use every row, those of labels the labelled ones."""
+    frame = _frame(open_dataset(dataset_dir()), columns)
+    joined = _join_labels(frame)
+    if joined is frame:
+        return frame
+    gt, key = _env("ground_truth_attribute", "ground_truth"), _env("AIRSAGE_MONITOR_INFERENCE_ID", "inference_id")
+    return frame.drop(columns=[gt], errors="ignore").merge(joined[[key, gt]], on=key, how="left")
 
 
 def run_clarify_monitors(out: str, *, subfolders: bool, only: str | None = None) -> dict[str, Any]:

@@ -19,6 +19,8 @@ Layout below the use case's root::
         statistics.json, constraint_violations.json      Model Monitor's data-quality outputs
         drift.json, summary.json                         effect-size drift per feature, the flat summary
         model_quality/statistics.json, model_quality/constraint_violations.json   when labels arrived
+        bias_drift/analysis.json, bias_drift/constraint_violations.json          Clarify's bias-drift monitor
+        feature_attribution_drift/analysis.json, .../constraint_violations.json  and its attribution-drift one
         run.json, report.html                            the run's verdict and a self-contained page
     monitor/history/<version>/<partition>.json           one point per partition (the trend)
     monitor/jobs/<job name>/               the monitor job's raw output (kept: a re-run task reattaches to it)
@@ -46,6 +48,10 @@ from airsage.errors import ConfigError, DataValidationError
 from airsage.lifecycle import common
 from airsage.lifecycle.monitoring_data import (
     BASELINE_META_FILE,
+    CLARIFY_BASELINE_CHANNEL,
+    CLARIFY_INPUTS_FILE,
+    GROUNDTRUTH_CHANNEL,
+    MODEL_CHANNEL,
     CONSTRAINTS_FILE,
     FEATURE_IMPORTANCE_FILE,
     REPORT_FILE,
@@ -54,7 +60,10 @@ from airsage.lifecycle.monitoring_data import (
     SCORE_STATISTICS_FILE,
     STATISTICS_FILE,
     VIOLATIONS_FILE,
+    clarify_inputs,
+    clarify_results,
     drift_thresholds,
+    facet_lookup,
     feature_types,
     headline_metrics,
     importance_weights,
@@ -66,7 +75,9 @@ from airsage.lifecycle.monitoring_data import (
     score_and_quality_baseline,
     select_capture,
     stage_capture,
+    stage_ground_truth,
     training_outputs,
+    unjudged_columns,
 )
 
 log = logging.getLogger("airsage.monitoring")
@@ -98,14 +109,18 @@ def run_output_uri(uc: UseCase, partition: dt.date | str, run_key: str) -> str:
 
 def monitor_spec(uc: UseCase, *, run_key: str, mode: str, target: str, dataset_uri: str, config_uri: str,
                  input_digest: str, statistics_uri: str | None = None, constraints_uri: str | None = None,
-                 score_statistics_uri: str | None = None) -> JobSpec:
+                 score_statistics_uri: str | None = None, clarify_baseline_uri: str | None = None,
+                 model_uri: str | None = None, groundtruth_uri: str | None = None) -> JobSpec:
     """A Model Monitor processing job: ``python -m airsage.entrypoints.monitor`` (the arguments are the
     ``job`` entry of ``plan_baseline`` / ``plan_partition``, i.e. ``MonitorArgs``).
 
     Inputs are processing channels, each a directory the plan staged (``/opt/ml/processing/input/<channel>``
     on SageMaker, the same layout under the local backend): ``baseline_dataset_input`` (suggest-baseline)
     or ``dataset`` + ``baseline_statistics`` + ``baseline_constraints`` (+ ``score_statistics``)
-    (analyze), and ``monitor_config`` (the settings file: feature types, SHAP weights). The environment
+    (analyze), and ``monitor_config`` (the settings file: feature types, SHAP weights, the bias
+    configuration and bounds). For the Clarify-based monitors (analyze): ``clarify_baseline`` (the
+    version's Clarify ``analysis.json``), ``model`` (its ``model.tar.gz``: attribution drift) and
+    ``groundtruth`` (labels of the judged rows: the label-based bias metrics). The environment
     carries the small settings (mode, thresholds). The output goes to ``monitor/jobs/<job name>/`` and is
     kept (a retried or re-run task reattaches to the finished job and finds it). The name holds the target
     (``v<version>`` or the partition), the run key and a digest of the inputs and settings: unique per
@@ -125,7 +140,11 @@ def monitor_spec(uc: UseCase, *, run_key: str, mode: str, target: str, dataset_u
                   "baseline_constraints": constraints_uri, "monitor_config": config_uri}
         if score_statistics_uri:
             inputs["score_statistics"] = score_statistics_uri
-    env = job_environment(uc, mode, with_score=bool(score_statistics_uri))
+        for channel, uri in ((CLARIFY_BASELINE_CHANNEL, clarify_baseline_uri), (MODEL_CHANNEL, model_uri),
+                             (GROUNDTRUTH_CHANNEL, groundtruth_uri)):
+            if uri:
+                inputs[channel] = uri
+    env = job_environment(uc, mode, with_score=bool(score_statistics_uri), clarify=bool(clarify_baseline_uri))
     digest = hashlib.sha256(json.dumps({"inputs": inputs, "environment": env, "input_digest": input_digest},
                                        sort_keys=True).encode()).hexdigest()[:8]
     short = "baseline" if mode == "suggest-baseline" else "analyze"
@@ -137,9 +156,11 @@ def monitor_spec(uc: UseCase, *, run_key: str, mode: str, target: str, dataset_u
                    tags={"usecase": uc.name, "monitor_mode": mode, "target": str(target)})
 
 
-def job_environment(uc: UseCase, mode: str, *, with_score: bool = False) -> dict[str, str]:
+def job_environment(uc: UseCase, mode: str, *, with_score: bool = False, clarify: bool = False) -> dict[str, str]:
     """The monitor entrypoint's environment for a job of this use case (each value well under
-    SageMaker's 256 characters; larger settings travel in the ``monitor_config`` input file)."""
+    SageMaker's 256 characters; larger settings travel in the ``monitor_config`` input file).
+    ``clarify``: the job also runs the Clarify-based monitors (the staged rows then carry ids, capture
+    times and facets, which data quality leaves out)."""
     env = {"AIRSAGE_MONITOR_MODE": mode, "analysis_type": "DATA_QUALITY", "dataset_format": '{"parquet":{}}'}
     m = uc.monitor
     if mode == "suggest-baseline":
@@ -147,12 +168,18 @@ def job_environment(uc: UseCase, mode: str, *, with_score: bool = False) -> dict
                     "AIRSAGE_MONITOR_COMPARISON_THRESHOLD": repr(float(m.comparison_threshold))})
     else:
         th = drift_thresholds(uc)
-        env.update({"AIRSAGE_MONITOR_EXCLUDE": "[]",  # the staged dataset holds exactly what is judged
+        # the staged dataset holds exactly what is judged (+ what only the Clarify-based monitors read)
+        env.update({"AIRSAGE_MONITOR_EXCLUDE": json.dumps(unjudged_columns(uc) if clarify else [],
+                                                          separators=(",", ":")),
                     "AIRSAGE_MONITOR_THRESHOLDS": json.dumps(
                         {k: getattr(th, k) for k in ("psi_threshold", "js_threshold", "wasserstein_threshold",
                                                      "drifted_share_alert", "min_rows")}, separators=(",", ":"))})
         if with_score:
             env["AIRSAGE_MONITOR_SCORE_COLUMN"] = SCORE
+        if clarify:
+            start_h, end_h = m.ground_truth_offset_hours
+            env.update({"AIRSAGE_MONITOR_GROUND_TRUTH_OFFSETS": f"{float(start_h)!r},{float(end_h)!r}",
+                        "AIRSAGE_MONITOR_CLARIFY_MONITORS": "auto"})  # the plan mounted only what is wanted
     return env
 
 
@@ -330,7 +357,17 @@ def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
     monitor job analyses), their ids/times/scores for model quality (``meta.parquet``), the job's
     settings file (``monitor_config/``: SHAP weights) and a snapshot of the baseline files (one
     directory per job channel). Returns the plan; its ``job`` entry holds ``monitor_spec``'s arguments.
+
+    Bias drift and feature-attribution drift (``clarify_inputs``; ``$AIRSAGE_MONITOR_CLARIFY_MONITORS``
+    chooses them, ``none`` turns them off) run in the same job when the version has a post-training
+    Clarify analysis: it is snapshotted (``clarify_baseline/``); the staged rows also carry their
+    ``inference_id``, ``captured_at`` and the facet columns (joined from the scored records by record
+    id); the labels that arrived for them are staged (``groundtruth/``); the model artifact is mounted
+    as is; the settings file carries the bias configuration (facets, label, threshold) and bounds
+    (``gates.max_bias``). What could not run, and why, is kept in ``_staging/clarify_inputs.json``.
     """
+    from airsage.clarify.gates import analysis_config_for_usecase
+
     day = common.partition_for(partition)
     out_uri = run_output_uri(uc, day, run_key)
     staging = storage.join(out_uri, STAGING_DIR)
@@ -351,21 +388,53 @@ def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
                                       fix="Run the batch transform for the partition (with transform.capture: true).")
         score_stats = storage.exists(storage.join(base, SCORE_STATISTICS_FILE))
         weights, weights_from = run_weights(uc, base)
-        config = {"AIRSAGE_MONITOR_WEIGHTS": weights} if weights else {}
+        config: dict[str, Any] = {"AIRSAGE_MONITOR_WEIGHTS": weights} if weights else {}
         channels = {k: v for k, v in BASELINE_CHANNELS.items() if score_stats or k != "score_statistics_uri"}
+        found = clarify_inputs(uc, version, base)
+        runs = [m for m in found["wanted"] if m not in found["skipped"]]
+        facets = None
+        if "bias" in runs:
+            facets, why = facet_lookup(uc, day)
+            if why:
+                found["skipped"]["bias"] = why
+                runs.remove("bias")
+            else:
+                config["AIRSAGE_MONITOR_BIAS_CONFIG"] = analysis_config_for_usecase(uc, stage="post")
+                if uc.gates.max_bias:
+                    config["AIRSAGE_MONITOR_BIAS_BOUNDS"] = dict(uc.gates.max_bias)
+        if "attribution" not in runs:
+            found["model_uri"] = None
+        found["runs"] = runs
         with storage.atomic_dir(staging) as stage:
-            stage_capture(capture["files"], stage / "dataset", with_score=score_stats)
+            stage_capture(capture["files"], stage / "dataset", with_score=score_stats, with_ids=bool(runs),
+                          facets=facets)
             capture["meta"].to_parquet(stage / META_FILE, index=False)
             (stage / CONFIG_CHANNEL).mkdir()
             (stage / CONFIG_CHANNEL / MONITOR_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
             for channel, name in channels.values():  # a snapshot of the baseline the job judges against
                 (stage / channel).mkdir()
                 (stage / channel / name).write_bytes(storage.read_bytes(storage.join(base, name)))
+            if runs:  # the version's Clarify analysis, and the labels known now: snapshots too
+                (stage / CLARIFY_BASELINE_CHANNEL).mkdir()
+                (stage / CLARIFY_BASELINE_CHANNEL / "analysis.json").write_bytes(
+                    storage.read_bytes(found["analysis_uri"]))
+                if "bias" in runs:
+                    found["ground_truth_rows"] = stage_ground_truth(uc, capture["meta"]["inference_id"],
+                                                                    stage / GROUNDTRUTH_CHANNEL)
+            (stage / CLARIFY_INPUTS_FILE).write_text(json.dumps(found, indent=2) + "\n")
             staged = sorted(p for p in stage.rglob("*") if p.is_file() and p.name != META_FILE)
-            digest = _digest(version, base, [p.relative_to(stage).as_posix() for p in staged], files=staged)
+            digest = _digest(version, base, found["model_uri"], found["model_sha256"],
+                             [p.relative_to(stage).as_posix() for p in staged], files=staged)
+    clarify = {}
+    if runs:
+        clarify["clarify_baseline_uri"] = _s3_prefix(storage.join(staging, CLARIFY_BASELINE_CHANNEL))
+        if found.get("ground_truth_rows"):
+            clarify["groundtruth_uri"] = _s3_prefix(storage.join(staging, GROUNDTRUTH_CHANNEL))
+        if found["model_uri"]:
+            clarify["model_uri"] = found["model_uri"]  # the artifact itself: an S3 object (or a local file)
     job = MonitorArgs(mode="analyze", target=str(day), dataset_uri=_s3_prefix(storage.join(staging, "dataset")),
                       config_uri=_s3_prefix(storage.join(staging, CONFIG_CHANNEL)), input_digest=digest,
-                      **{k: _s3_prefix(storage.join(staging, ch)) for k, (ch, _) in channels.items()})
+                      **{k: _s3_prefix(storage.join(staging, ch)) for k, (ch, _) in channels.items()}, **clarify)
     return PartitionPlan(partition=str(day), model_version=version, run_key=run_key, baseline_uri=base,
                          output_uri=out_uri, meta_uri=storage.join(staging, META_FILE), weights=weights_from,
                          item_count=rows, capture_files=tuple(f for f, _ in capture["files"]),
@@ -376,18 +445,20 @@ def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
 def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
                      job: JobResult | Mapping[str, Any]) -> dict[str, Any]:
     """Finish one monitoring run from its plan and the monitor job's output: model quality (ground
-    truth joined to the captured scores), the verdict, one history point per partition, the HTML
-    report; the run's directory is published as a unit (a rerun with the same ``run_key`` replaces
-    it). Returns a small summary (XCom-sized)."""
+    truth joined to the captured scores), the bias-drift and attribution-drift results the job wrote,
+    the verdict, one history point per partition, the HTML report; the run's directory is published as
+    a unit (a rerun with the same ``run_key`` replaces it). Returns a small summary (XCom-sized)."""
     import pandas as pd
 
+    from airsage.monitor.clarify_monitors import ANALYSIS_FILE, ATTRIBUTION_DIR, BIAS_DIR
     from airsage.monitor.data_monitor import DataMonitorReport
     from airsage.monitor.history import append_run, read_history
     from airsage.monitor.report import render_report
 
     p = plan if isinstance(plan, PartitionPlan) else PartitionPlan.from_dict(plan)
     result = job if isinstance(job, JobResult) else JobResult.from_dict({"outputs": {}, **job})
-    data = DataMonitorReport.read(_job_output(result))
+    job_out = _job_output(result)
+    data = DataMonitorReport.read(job_out)
     day, version, run_key = common.partition_for(p.partition), p.model_version, p.run_key
     base, out_uri, weights_from = p.baseline_uri, p.output_uri, p.weights
     if not data.quality.item_count:
@@ -397,41 +468,59 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
         meta = pd.read_parquet(local)
     meta["inference_id"] = meta["inference_id"].astype(str)
     quality = judge_model_quality(uc, meta, base)
-    alert, reasons = _verdict(data, quality)
+    staging = storage.join(out_uri, STAGING_DIR)
+    found = read_optional(staging, CLARIFY_INPUTS_FILE) or {}
+    clarify = clarify_results(job_out, storage.join(staging, CLARIFY_BASELINE_CHANNEL, "analysis.json"))
+    alert, reasons = _verdict(data, quality, clarify)
     report_uri = storage.join(out_uri, REPORT_FILE)
     summary = {
         "alert": alert, "reasons": reasons,
-        "violations": len(data.quality.violations) + len(quality.get("violations", [])),
+        "violations": len(data.quality.violations) + len(quality.get("violations", []))
+        + sum(r["n_violations"] for r in clarify.values()),
         "data_quality_violations": len(data.quality.violations),
         "model_quality_violations": len(quality.get("violations", [])),
         "drifted_features": data.drift.drifted_features, "dataset_drift": data.drift.dataset_drift,
         "drifted_share": round(data.drift.drifted_share, 6),
         "prediction_drift": bool(data.drift.prediction and data.drift.prediction.drifted),
         "model_quality": quality["status"], "ground_truth_rows": quality.get("rows", 0),
+        **_clarify_summaries(clarify, found),
         "item_count": data.quality.item_count, "partition": str(day), "model_version": version,
         "run_key": run_key, "weights": weights_from, "baseline_uri": base, "output_uri": out_uri,
         "report_uri": report_uri,
     }
     root = uc.data_root()
+    bias, attribution = clarify.get(BIAS_DIR), clarify.get(ATTRIBUTION_DIR)
     history_point = {**data.summary(), **{k: summary[k] for k in ("alert", "reasons", "violations", "model_quality",
                                                                   "ground_truth_rows", "report_uri")},
                      "data_alert": data.alert, "monitor_run_key": run_key,
-                     "model_quality_metrics": headline_metrics(quality.get("statistics"))}
+                     "model_quality_metrics": headline_metrics(quality.get("statistics")),
+                     "bias_drift_violations": bias["n_violations"] if bias else None,
+                     "attribution_ndcg": attribution["ndcg"] if attribution else None,
+                     "attribution_drift_alert": attribution["alert"] if attribution else None,
+                     "bias_drift_alert": bias["alert"] if bias else None}
     append_run(root, version, str(day), history_point, run_time=dt.datetime.combine(day, dt.time(), dt.timezone.utc),
                use_case=uc.name)
+    base_meta = read_optional(base, BASELINE_META_FILE) or {}
     page = render_report(
         SimpleNamespace(quality=data.quality, drift=data.drift, alert=alert),
         title=f"{uc.name} monitoring: partition {day}, model version {version}",
         subtitle=(f"{data.quality.item_count} captured rows ({p.duplicates_dropped} duplicates dropped) from "
-                  f"{len(p.capture_files)} run file(s); baseline {base}; drift weights: {weights_from}; "
+                  f"{len(p.capture_files)} run file(s); drift weights: {weights_from}; "
                   f"model quality: {quality['status']} ({quality.get('rows', 0)} labelled rows). "
                   + ("Alert: " + "; ".join(reasons) if reasons else "No alert.")),
+        header={"use case": uc.name, "model": f"{uc.registered_model_name} version {version}",
+                "baseline dataset": _dataset_name(base_meta.get("dataset_uri")) or "-",
+                "baseline": base, "monitor run": run_key, "partition": str(day),
+                "date": now().strftime("%Y-%m-%d %H:%M UTC")},
         history=read_history(root, version), model_quality=quality.get("statistics"),
-        model_quality_violations=quality.get("violations") or None)
+        model_quality_violations=quality.get("violations") or None,
+        bias_drift=bias, attribution_drift=attribution,
+        clarify_skipped={m: why for m, why in (found.get("skipped") or {}).items()})
     run_doc = {**summary, "capture_files": list(p.capture_files),
                "model_versions_seen": list(p.model_versions_seen),
                "duplicates_dropped": p.duplicates_dropped, "thresholds": data.drift.thresholds.__dict__,
                "ground_truth": {k: v for k, v in quality.items() if k not in ("statistics",)},
+               "clarify_inputs": {k: found.get(k) for k in ("wanted", "runs", "analysis_uri", "model_uri", "skipped")},
                "monitor_job": result.job_name or None, "finished_at": now().isoformat(timespec="seconds")}
     with storage.atomic_dir(out_uri) as stage:  # replaces the run directory: the plan's _staging goes with it
         data.write(str(stage))
@@ -441,10 +530,54 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
                 json.dumps(quality["statistics"], indent=2, default=str))
             (stage / "model_quality" / VIOLATIONS_FILE).write_text(
                 json.dumps({"violations": quality.get("violations", [])}, indent=2))
+        for kind in clarify:  # the job's analysis.json + constraint_violations.json, as it wrote them
+            (stage / kind).mkdir()
+            for name in (ANALYSIS_FILE, VIOLATIONS_FILE):
+                uri = storage.join(job_out, kind, name)
+                if storage.exists(uri):
+                    (stage / kind / name).write_bytes(storage.read_bytes(uri))
         (stage / RUN_FILE).write_text(json.dumps(run_doc, indent=2, default=str) + "\n")
         (stage / REPORT_FILE).write_text(page, encoding="utf-8")
     log.info("monitoring %s %s v%s: %s", uc.name, day, version, "ALERT: " + "; ".join(reasons) if alert else "ok")
     return summary
+
+
+def _dataset_name(uri: str | None) -> str | None:
+    """A dataset version's name (``ds-…``) from its URI."""
+    return str(uri).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if uri else None
+
+
+def _clarify_summaries(clarify: dict[str, dict[str, Any]], found: Mapping[str, Any]) -> dict[str, Any]:
+    """``bias_drift`` / ``feature_attribution_drift`` entries of the run summary (XCom-sized): the result,
+    or ``{"status": "not_run", "reason": ...}``."""
+    from airsage.monitor.clarify_monitors import ATTRIBUTION_DIR, BIAS_DIR
+
+    out: dict[str, Any] = {}
+    skipped = found.get("skipped") or {}
+    for kind, monitor in ((BIAS_DIR, "bias"), (ATTRIBUTION_DIR, "attribution")):
+        r = clarify.get(kind)
+        if r is None:
+            reason = skipped.get(monitor) or ("turned off (AIRSAGE_MONITOR_CLARIFY_MONITORS)"
+                                              if found and monitor not in (found.get("wanted") or []) else
+                                              "the monitor job did not run it")
+            out[kind] = {"status": "not_run", "reason": reason}
+            continue
+        entry = {"status": "violations" if r["alert"] else "ok", "alert": r["alert"], "n_violations": r["n_violations"]}
+        if kind == BIAS_DIR:
+            entry.update(rows=r.get("rows"), labelled_rows=r.get("labelled_rows"), compared=r.get("compared"),
+                         violations=[_bias_violation_text(m) for m in r.get("metrics", []) if m["violation"]][:10])
+        else:
+            entry.update(ndcg=r.get("ndcg"), threshold=r.get("threshold"), top_features=r.get("top_features"),
+                         baseline_top_features=sorted(r.get("baseline") or {},
+                                                      key=lambda k: -abs(r["baseline"][k]))[:5])
+        out[kind] = entry
+    return out
+
+
+def _bias_violation_text(m: Mapping[str, Any]) -> str:
+    base = "-" if m.get("baseline") is None else f"{m['baseline']:.3g}"
+    return (f"{m['metric']} {m['facet']}={m['facet_value']}: {m['value']:.3g} (baseline {base}, "
+            f"allowed |value - {m['ideal']:g}| <= {m['limit']:.3g})")
 
 
 def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
@@ -461,7 +594,10 @@ def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
     return finish_partition(uc, plan, _run_job(uc, plan["job"], run_key))
 
 
-def _verdict(data, quality: dict[str, Any]) -> tuple[bool, list[str]]:
+def _verdict(data, quality: dict[str, Any], clarify: Mapping[str, Mapping[str, Any]] | None = None
+             ) -> tuple[bool, list[str]]:
+    from airsage.monitor.clarify_monitors import ATTRIBUTION_DIR, BIAS_DIR
+
     reasons = []
     q = data.quality
     if q.violations:
@@ -478,4 +614,14 @@ def _verdict(data, quality: dict[str, Any]) -> tuple[bool, list[str]]:
         reasons.append(f"prediction drift: {d.prediction.reason}")
     for v in quality.get("violations", []):
         reasons.append(f"model quality: {v['description']}")
+    bias = (clarify or {}).get(BIAS_DIR)
+    if bias and bias["alert"]:
+        bad = [_bias_violation_text(m) for m in bias.get("metrics", []) if m["violation"]]
+        reasons.append(f"bias drift: {bias['n_violations']} bias_drift_check violation(s): "
+                       + "; ".join(bad[:4]) + (" ..." if len(bad) > 4 else ""))
+    attribution = (clarify or {}).get(ATTRIBUTION_DIR)
+    if attribution and attribution["alert"]:
+        ndcg = attribution.get("ndcg")
+        reasons.append(f"feature attribution drift: NDCG {ndcg:.3f} < {attribution.get('threshold')} (top features "
+                       f"now {', '.join(attribution.get('top_features') or [])})")
     return bool(reasons), reasons

@@ -104,7 +104,10 @@ def finish_transform(uc: UseCase, job: JobResult | Mapping[str, Any],
     on_sagemaker = bool(outputs.get("capture")) or (uc.compute.transform.backend == "sagemaker"
                                                     and not outputs.get("report"))
     if not on_sagemaker:
-        return read_transform_report(result)
+        report = read_transform_report(result)
+        report = {**report, "report_uri": outputs.get("report")} if report else report
+        _record_partition(uc, report, plan)
+        return report
     from airsage.transform.sagemaker_capture import import_sagemaker_capture, report_from_outputs
 
     args = plan if isinstance(plan, TransformArgs) else TransformArgs.from_dict(plan)
@@ -126,7 +129,20 @@ def finish_transform(uc: UseCase, job: JobResult | Mapping[str, Any],
     uri = storage.write_json(layout.transform_report(uc, partition, name), report)
     log.info("transform %s: imported SageMaker's outputs (%s files, %s records), capture %s", name,
              report.get("files_out"), report.get("records_out"), report.get("capture_file"))
-    return {**report, "report_uri": uri}
+    report = {**report, "report_uri": uri}
+    _record_partition(uc, report, plan)
+    return report
+
+
+def _record_partition(uc: UseCase, report: Mapping[str, Any], plan: TransformArgs | Mapping[str, Any]) -> None:
+    """The dashboard's summary of a scored partition (never fails the publish step)."""
+    from airsage import dashboard
+
+    if not report:
+        return
+    args = plan if isinstance(plan, TransformArgs) else TransformArgs.from_dict(plan)
+    dashboard.safe_record(dashboard.record_partition, uc, dict(report), partition=str(partition_for(args.partition)),
+                          report_uri=report.get("report_uri"))
 
 
 def _model_schema(model_uri: str):

@@ -40,7 +40,7 @@ def entry_key(value_or_threshold: str) -> str:
         return f"({m.group(1)}, *]"
 
 
-def _metric_table(analysis: dict[str, Any]) -> dict[tuple[str, str, str, str], tuple[float | None, str]]:
+def metric_table(analysis: dict[str, Any]) -> dict[tuple[str, str, str, str], tuple[float | None, str]]:
     """(section, facet, facet entry key, metric) -> (value, facet value as written) for every bias metric."""
     out: dict[tuple[str, str, str, str], tuple[float | None, str]] = {}
     for section in SECTIONS:
@@ -76,10 +76,10 @@ def check_bias_drift(
     ``bounds``: metric name -> largest allowed ``|value - ideal|`` (e.g. the use case's
     ``gates.max_bias``); for a bounded metric the bound replaces the baseline value as the limit."""
     bounds = bounds or {}
-    base = {k: v for k, (v, _) in _metric_table(baseline_analysis).items()}
+    base = {k: v for k, (v, _) in metric_table(baseline_analysis).items()}
     violations = []
     compared = 0
-    for key, (value, fv) in _metric_table(current_analysis).items():
+    for key, (value, fv) in metric_table(current_analysis).items():
         _, facet, _, name = key
         if value is None or math.isnan(value):
             continue

@@ -232,6 +232,7 @@ def bias_drift(frame: pd.DataFrame, spec: BiasSpec, baseline_analysis: dict[str,
     current = partition_bias_analysis(frame, spec, score_column=score_column,
                                       ground_truth_column=ground_truth_column, baseline=baseline_analysis)
     rep = _rules.check_bias_drift(current, baseline_analysis, bounds=bounds)
+    current["airsage"].update(bounds=dict(bounds or {}), compared=rep.compared)
     return ClarifyMonitorResult(BIAS_DIR, current, rep.violations,
                                 {"compared": rep.compared, "rows": current["airsage"]["rows"],
                                  "labelled_rows": current["airsage"]["labelled_rows"],
@@ -250,6 +251,7 @@ def attribution_drift(frame: pd.DataFrame, model: Any, feature_columns: Sequence
     current = partition_attributions(frame, model, feature_columns, sample_size=sample_size, seed=seed,
                                      label_key=label_key)
     rep = _rules.check_attribution_drift(current, baseline_analysis, threshold=threshold)
+    current["airsage"].update(ndcg=dict(rep.ndcg), ndcg_threshold=threshold)
     cur = _rules.global_shap(current)[label_key]
     return ClarifyMonitorResult(ATTRIBUTION_DIR, current, rep.violations,
                                 {"ndcg": rep.ndcg, "threshold": threshold,
@@ -350,3 +352,52 @@ def read_results(run_uri: str) -> dict[str, dict[str, Any]]:
             out[kind] = {"alert": bool(v), "n_violations": len(v), "violations": v}
     return out
 
+
+def load_results(run_uri: str, baseline: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``read_results`` with what a report and a trend need, from each monitor's ``analysis.json`` and the
+    version's ``baseline`` analysis: for bias drift ``rows``, ``labelled_rows``, ``compared``, ``bounds``
+    and ``metrics`` (one row per facet value and metric: ``value``, ``baseline``, ``limit`` — the largest
+    allowed distance from the ideal —, ``violation``); for attribution drift ``ndcg`` (the lowest over
+    labels), ``threshold``, ``current`` / ``baseline`` (mean |SHAP| per feature), ``top_features``."""
+    out = read_results(run_uri)
+    for kind, res in out.items():
+        uri = storage.join(run_uri, kind, ANALYSIS_FILE)
+        analysis = storage.read_json(uri) if storage.exists(uri) else {}
+        extra = analysis.get("airsage") or {}
+        if kind == BIAS_DIR:
+            res.update(rows=extra.get("rows"), labelled_rows=extra.get("labelled_rows"), compared=extra.get("compared"),
+                       bounds=extra.get("bounds") or {}, metrics=bias_metric_rows(analysis, baseline, extra.get("bounds"),
+                                                                                 res["violations"]))
+        else:
+            cur = _rules.global_shap(analysis)
+            label = next(iter(cur), None)
+            base = _rules.global_shap(baseline or {}).get(label, {}) if label else {}
+            ndcg = extra.get("ndcg") or (_rules.check_attribution_drift(analysis, baseline).ndcg if baseline else {})
+            current = {k: float(v) for k, v in (cur.get(label) or {}).items()}
+            res.update(ndcg=min(ndcg.values()) if ndcg else None, ndcg_by_label=ndcg,
+                       threshold=extra.get("ndcg_threshold", _rules.NDCG_THRESHOLD), label=label, current=current,
+                       baseline={k: float(v) for k, v in base.items()},
+                       top_features=sorted(current, key=lambda k: -abs(current[k]))[:5],
+                       shap_records=extra.get("shap_records"))
+    return out
+
+
+def bias_metric_rows(analysis: dict[str, Any], baseline: dict[str, Any] | None, bounds: dict[str, float] | None,
+                     violations: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One row per (facet, facet value, metric) of the partition's analysis, beside the baseline's value
+    and the limit it was judged by (``bounds[metric]``, else the baseline's distance from the ideal)."""
+    from airsage.clarify.vocabulary import ideal
+
+    base = {k: v for k, (v, _) in _rules.metric_table(baseline or {}).items()}
+    bad = {(v.get("facet"), v.get("facet_value"), v.get("metric_name")) for v in violations}
+    rows = []
+    for key, (value, fv) in sorted(_rules.metric_table(analysis).items()):
+        _, facet, _, name = key
+        b = base.get(key)
+        limit = (bounds or {}).get(name)
+        if limit is None and b is not None and np.isfinite(b):
+            limit = abs(b - ideal(name))
+        rows.append({"facet": facet, "facet_value": fv, "metric": name, "value": value, "baseline": b,
+                     "ideal": ideal(name), "limit": None if limit is None else float(limit),
+                     "violation": (facet, fv, name) in bad})
+    return rows

@@ -12,8 +12,11 @@
   deterministic, so a rerun reproduces it), ``model_name``, ``model_version``, ``predicted_label``
   (``score > model.threshold``) and ``score`` (probability of the positive class).
 * Parquet is streamed row group by row group (``ParquetFile.read_row_group``; memory is bounded by
-  the row-group size) through three stages that overlap: read+encode, predict, write. pyarrow and
-  XGBoost release the GIL, so both cores stay busy.
+  the row-group size) through stages that overlap: read+encode, predict, write, and with data capture a
+  fourth, write capture (the capture re-encodes every feature column: as its own thread it no longer
+  stalls the ``.out`` writer). pyarrow and XGBoost release the GIL, so both cores stay busy. Text columns
+  stored dictionary-encoded in the input are read as dictionaries and written back as such (no hashing
+  of every value again on a JoinSource Input rewrite); the file's content is the same.
 * ``capture_uri``: inputs and outputs for monitoring, see ``airsage.transform.capture``.
 """
 from __future__ import annotations
@@ -424,10 +427,11 @@ class _Job:
         if lacking:
             raise RecordError(f"the input (after input_filter {cfg.input_filter!r}) lacks the model feature(s) {lacking}")
         id_col = self._parquet_id_col(names)
-        dict_cols = [f for f in self.categorical if f in names
-                     and (pa.types.is_string(schema.field(f).type) or pa.types.is_large_string(schema.field(f).type))]
-        pf = pq.ParquetFile(local, read_dictionary=dict_cols or None)
+        dict_cols = [f for f in self.categorical if f in names and _is_text(schema.field(f).type)]
         fields = list(cfg.inference_fields)
+        if cfg.joins:  # rewritten as they are: keep dictionary-stored text as dictionaries (see the module doc)
+            dict_cols += [c for c in _dictionary_stored_text(local, schema) if c not in dict_cols and c != id_col]
+        pf = pq.ParquetFile(local, read_dictionary=dict_cols or None)
         if cfg.joins:
             clash = [f for f in fields if f in names]
             if clash:
@@ -478,19 +482,28 @@ class _Job:
                 plain = ("inference_id",) + ((id_col,) if id_col else ())
                 state["writer"] = pq.ParquetWriter(str(tmp), out.schema, **cap.write_options(out.schema, plain))
             state["writer"].write_table(out)
-            if capture is not None:
-                capture.write(cap.capture_table(ids, captured_at, {f: table.column(f) for f in self.features}, scores,
-                                                labels, self.model_name, self.model_version, self.features,
-                                                self.categorical))
+            self.stage_seconds["write"] += time.perf_counter() - t0
+            if capture is None:
+                done(n, rg)
+            return labels
+
+        def write_capture(table: pa.Table, ids: pa.Array, scores: np.ndarray, labels: np.ndarray, rg: int) -> None:
+            t0 = time.perf_counter()
+            capture.write(cap.capture_table(ids, captured_at, {f: table.column(f) for f in self.features}, scores,
+                                            labels, self.model_name, self.model_version, self.features,
+                                            self.categorical))
+            self.stage_seconds["capture"] = self.stage_seconds.get("capture", 0.0) + time.perf_counter() - t0
+            done(len(ids), rg)
+
+        def done(n: int, rg: int) -> None:
             with self._lock:
                 counts["out"] += n
                 self.records_done += n
-            self.stage_seconds["write"] += time.perf_counter() - t0
             self._tick(rel, fraction=offsets[rg + 1] / max(offsets[-1], 1) if rg >= 0 else 1.0)
 
         try:
             groups = list(range(n_groups)) or [-1]  # an empty file still gets an empty .out with the schema
-            _pipeline(groups, read, predict, write)
+            _pipeline(groups, read, predict, write, write_capture if capture is not None else None)
         finally:
             if state["writer"] is not None:
                 state["writer"].close()
@@ -584,13 +597,16 @@ def score_parquet_file(model: Any, src: str | Path, dest: str | Path, config: Tr
     return counts["out"]
 
 
-def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callable) -> None:
-    """Run read -> predict -> write over ``items`` in order, the three stages overlapping in threads.
+def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callable,
+              write_capture: Callable | None = None) -> None:
+    """Run read -> predict -> write (-> write_capture) over ``items`` in order, the stages overlapping in
+    threads. ``write`` returns what ``write_capture`` needs besides the row group (the labels).
 
-    The reader takes a slot before reading and the writer frees it after writing, so at most
+    The reader takes a slot before reading and the last writer frees it after writing, so at most
     ``IN_FLIGHT`` row groups are alive. The first error in any stage stops the others and is re-raised."""
     q_read: queue.Queue = queue.Queue()
     q_write: queue.Queue = queue.Queue()
+    q_capture: queue.Queue = queue.Queue()
     slots = threading.Semaphore(IN_FLIGHT)
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -632,14 +648,32 @@ def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callab
         try:
             while (got := get(q_write)) is not _END:
                 item, table, ids, scores = got
-                write(table, ids, scores, item)
-                del got, table, ids, scores
+                labels = write(table, ids, scores, item)
+                if write_capture is not None:
+                    if not put(q_capture, (item, table, ids, scores, labels)):
+                        return
+                else:
+                    slots.release()
+                del got, table, ids, scores, labels
+            if write_capture is not None:
+                put(q_capture, _END)
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+
+    def capture_writer() -> None:
+        try:
+            while (got := get(q_capture)) is not _END:
+                item, table, ids, scores, labels = got
+                write_capture(table, ids, scores, labels, item)
+                del got, table, ids, scores, labels
                 slots.release()
         except BaseException as exc:  # noqa: BLE001
             fail(exc)
 
     threads = [threading.Thread(target=reader, name="transform-read", daemon=True),
                threading.Thread(target=writer, name="transform-write", daemon=True)]
+    if write_capture is not None:
+        threads.append(threading.Thread(target=capture_writer, name="transform-capture", daemon=True))
     for t in threads:
         t.start()
     try:
@@ -657,6 +691,26 @@ def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callab
             t.join()
     if errors:
         raise errors[0]
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+
+
+def _dictionary_stored_text(local: Path, schema: pa.Schema) -> list[str]:
+    """Text columns whose first row group is dictionary-encoded in the file (cheap: footer only)."""
+    md = pq.ParquetFile(local).metadata
+    if md.num_row_groups == 0:
+        return []
+    rg = md.row_group(0)
+    out = []
+    for i in range(rg.num_columns):
+        col = rg.column(i)
+        name = col.path_in_schema
+        if name in schema.names and _is_text(schema.field(name).type) and (
+                "RLE_DICTIONARY" in col.encodings or "PLAIN_DICTIONARY" in col.encodings):
+            out.append(name)
+    return out
 
 
 def _reason(exc: BaseException) -> str:

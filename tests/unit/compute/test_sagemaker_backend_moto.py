@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import tarfile
 from collections import Counter
@@ -117,6 +118,8 @@ def test_processing_jobs_both_engines_and_the_success_marker(usecase, clients):
         st = backend.status(handle)
         assert st.state == "Completed" and st.outputs["output"] == f"s3://{BUCKET}/clarify/r1"
     assert "clarify/r1/_SUCCESS" in _keys(s3, "clarify/r1/")
+    marker = json.loads(s3.get_object(Bucket=BUCKET, Key="clarify/r1/_SUCCESS")["Body"].read())
+    assert (marker["format"], marker["kind"], marker["state"]) == ("airsage-output/1", "clarify", "complete")
     backend.stop(own)  # completed: nothing to stop
     assert calls["StopProcessingJob"] == 0
 
@@ -137,6 +140,8 @@ def test_transform_creates_model_and_job_and_reattaches(usecase, clients):
     assert st.state == "Completed"
     assert st.outputs == {"output": spec.output_uri, "capture": f"{PREFIX}/capture/{spec.name}"}
     assert "predictions/dt=2026-11-20/_SUCCESS" in _keys(s3, "predictions/")
+    marker = json.loads(s3.get_object(Bucket=BUCKET, Key="predictions/dt=2026-11-20/_SUCCESS")["Body"].read())
+    assert marker["kind"] == "transform"  # a rerun of the partition (either backend) may replace it
     assert backend.submit(spec) == handle
     assert calls["CreateModel"] == 1 and calls["CreateTransformJob"] == 1
     changed = transform_spec(parameters={**spec.parameters, "max_payload_mb": 5})  # same name, other settings
