@@ -9,14 +9,18 @@ compares the captured inputs and scores with the baseline **of the model version
 * data drift: PSI / Jensen-Shannon / normalised Wasserstein per feature, weighted by the version's SHAP
   importance; prediction drift of the score;
 * model quality, once labels have arrived (published datasets, human review decisions) within
-  `monitor.ground_truth_offset_hours` of the capture.
+  `monitor.ground_truth_offset_hours` of the capture;
+* bias drift (Clarify's post-training metrics per facet vs the version's Clarify analysis, bounded by
+  `gates.max_bias`) and feature-attribution drift (NDCG of the mean-|SHAP| ranking, below 0.9), when the
+  version has a post-training Clarify analysis (`AIRSAGE_MONITOR_CLARIFY_MONITORS=none` turns them off).
 
 Three steps per partition: `plan_monitoring` selects the captured rows (each record once, the newest
-run's) and stages them; `run_monitor_job` runs the monitor job (`python -m airsage.entrypoints.monitor`,
+run's) and stages them with the Clarify-based monitors' inputs; `run_monitor_job` runs the monitor job (`python -m airsage.entrypoints.monitor`,
 Model Monitor's processing contract) locally or on SageMaker, as `compute.monitor.backend` says — one
 mapped job per partition; `monitor_partition` adds model quality, the verdict and the report.
 
-Outputs: `<root>/monitor/runs/dt=<partition>/<run>/` (Model Monitor files, `report.html`) and one
+Outputs: `<root>/monitor/runs/dt=<partition>/<run>/` (Model Monitor files, `bias_drift/`,
+`feature_attribution_drift/`, `report.html`) and one
 history point per partition. On an alert it notifies every channel in `monitor.notifiers` (log, email,
 Slack, SNS through Airflow connections) and, with `monitor.retrain_on_alert`, triggers `<uc>__train`.
 
@@ -79,9 +83,12 @@ def build(uc):
             runs = []
             for plan, job in zip(plans, jobs, strict=True):
                 summary = finish_partition(uc, plan, job)
+                clarify = "; ".join(f"{kind}: {r.get('status')}" + (f" ({r['reason']})" if r.get("reason") else "")
+                                    for kind, r in ((k, summary.get(k) or {}) for k in
+                                                    ("bias_drift", "feature_attribution_drift")))
                 print(f"Monitoring {summary['partition']} (model v{summary['model_version']}): "
                       + ("ALERT: " + "; ".join(summary["reasons"]) if summary["alert"] else "no alert")
-                      + f"; report {summary['report_uri']}")
+                      + f"; {clarify}; report {summary['report_uri']}")
                 runs.append(summary)
             return {"alert": any(r["alert"] for r in runs), "runs": runs}
 

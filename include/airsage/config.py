@@ -281,7 +281,7 @@ class TransformTriggerSpec(Frozen):
 
 
 class TransformSpec(Frozen):
-    """Batch transform settings, named like ``CreateTransformJob`` (reference g); the engine's
+    """Batch transform settings, named like ``CreateTransformJob`` (SageMaker API reference); the engine's
     ``airsage.transform.TransformConfig.from_spec`` validates the JSONPath filters in full."""
 
     schedule: str | None = "0 2 * * *"

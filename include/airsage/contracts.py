@@ -71,6 +71,11 @@ class ServingModel:
     status: str
     model_artifact_uri: str
     run_id: str | None = None
+    #: the version tags a job needs to serve a model registered from outside Airsage by flavor
+    #: (``airsage.threshold``, ``airsage.categories``, ``airsage.model_digest``); empty for Airsage's own
+    serving_tags: Mapping[str, str] = field(default_factory=dict)
+
+    SERVING_TAGS = ("airsage.threshold", "airsage.categories", "airsage.model_digest")
 
     @classmethod
     def from_resolved(cls, uri: str, resolved: Any) -> "ServingModel":
@@ -83,18 +88,21 @@ class ServingModel:
                               key="model_artifact_uri",
                               fix="Register the version with its model (airsage registry import, or an MLflow "
                                   "model logged with log_model).")
+        tags = dict(getattr(resolved, "tags", None) or {})
         return cls(uri=uri, name=str(resolved.name), version=str(resolved.version), status=str(resolved.status),
-                   model_artifact_uri=str(artifact), run_id=getattr(resolved, "run_id", None))
+                   model_artifact_uri=str(artifact), run_id=getattr(resolved, "run_id", None),
+                   serving_tags={k: str(tags[k]) for k in cls.SERVING_TAGS if tags.get(k) not in (None, "")})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "serving_tags": dict(self.serving_tags)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ServingModel":
         _need(d, "ServingModel", "name", "version", "model_artifact_uri")
         return cls(uri=str(d.get("uri") or f"models:/{d['name']}/{d['version']}"), name=str(d["name"]),
                    version=str(d["version"]), status=str(d.get("status") or ""),
-                   model_artifact_uri=str(d["model_artifact_uri"]), run_id=d.get("run_id"))
+                   model_artifact_uri=str(d["model_artifact_uri"]), run_id=d.get("run_id"),
+                   serving_tags={str(k): str(v) for k, v in (d.get("serving_tags") or {}).items()})
 
 
 # ---------------------------------------------------------------------- job arguments

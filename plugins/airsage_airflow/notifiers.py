@@ -104,8 +104,10 @@ def send_alert(uc: UseCase, runs: list[dict[str, Any]], context: Any) -> dict[st
     """Send the alert about ``runs`` (monitoring summaries) to every configured channel.
 
     Every channel is tried; then a ``ConfigError`` (missing provider) fails the task for good, any other
-    failure is a ``TransientError`` for the task's retries. Returns ``{"sent": [...], "subject": ...}``."""
-    from airsage.lifecycle.monitoring_data import format_alert
+    failure is a ``TransientError`` for the task's retries. Returns ``{"sent": [...], "subject": ...,
+    "monitors": [...]}`` (the monitors that alerted: data quality, data / prediction drift, model quality,
+    bias drift, feature attribution drift)."""
+    from airsage.lifecycle.monitoring_data import alert_kinds, format_alert
 
     message = format_alert(uc, runs)
     notifiers = build_notifiers(uc, subject=message["subject"], text=message["text"], html=message["html"])
@@ -122,7 +124,8 @@ def send_alert(uc: UseCase, runs: list[dict[str, Any]], context: Any) -> dict[st
         raise TransientError(f"the alert could not be sent via {sorted(failed)} (sent via {sent or 'none'}): {detail}",
                              fix="Check the Airflow connection(s) named in the use case's monitor section "
                                  "(smtp_conn_id / slack_conn_id / sns_conn_id) and the recipients; the task retries.")
-    return {"sent": sent, "subject": message["subject"]}
+    kinds = list(dict.fromkeys(k for r in runs if r.get("alert") for k in alert_kinds(r)))
+    return {"sent": sent, "subject": message["subject"], "monitors": kinds}
 
 
 __all__ = ["ALERT_LOGGER", "AirsageError", "LogNotifier", "build_notifiers", "send_alert", "sns_subject"]

@@ -177,10 +177,13 @@ class AirflowUI(Page):
         self.wait(lambda: subject in self.page_text(), f"the required action {subject!r}")
         return RequiredAction(self, subject)
 
-    def required_actions_list(self) -> str:
-        """*Browse > Required Actions*: the table's text once loaded."""
+    def required_actions_list(self, expect: tuple[str, ...] = ()) -> str:
+        """*Browse > Required Actions*: the table's text once loaded (its rows arrive after its header: with
+        ``expect``, once every one of those texts is shown)."""
         self.driver.get(f"{self.base_url}/required_actions")
         self.wait(lambda: "Required Action State" in self.page_text(), "the required actions list")
+        if expect:
+            self.wait(lambda: all(t in self.page_text() for t in expect), f"the required actions {list(expect)}")
         return self.page_text()
 
 
@@ -199,8 +202,8 @@ class AirflowUI(Page):
         if not self.driver.current_url.startswith(self.base_url) or "/plugin/" in self.driver.current_url:
             self.driver.get(self.base_url + "/dags")
         self.wait(self.models_nav_link, "the Models entry in the navigation").click()
-        self.wait(lambda: self.driver.current_url.rstrip("/").endswith("/plugin/airsage-models"),
-                  "the Models view to open")
+        # the UI mirrors the iframe's path below the view's route (``/plugin/airsage-models/airsage/``)
+        self.wait(lambda: "/plugin/airsage-models" in self.driver.current_url, "the Models view to open")
         return Dashboard(self).enter()
 
     def open_dashboard_url(self, path: str = "/airsage/") -> Dashboard:
@@ -264,8 +267,10 @@ class Dashboard:
         self.find(css).click()
         self.ui.wait(lambda: self.url == href and expect in self.text(), f"the report {href} showing {expect!r}")
         text = self.text()
-        self.driver.back()
-        self.ui.wait(lambda: self.url == before, f"the way back to {before}")
+        # back to the page the link was on (not the browser's Back: the UI mirrors the iframe's path in the
+        # top-level history, so Back's target depends on the UI version)
+        self.driver.execute_script("window.location.replace(arguments[0])", before)
+        self.ui.wait(lambda: self.url == before and self.all("main"), f"the way back to {before}")
         return text
 
     def select(self, css: str, value: str) -> None:

@@ -223,7 +223,7 @@ def reviewed(airflow, approved):
 
 
 def _record_id(body: str) -> str:
-    m = re.search(r"record `([^`]+)`", body)
+    m = re.search(r"[Rr]ecord `([^`]+)`", body)
     assert m, body
     return m.group(1)
 
@@ -233,8 +233,10 @@ def test_each_routed_record_is_a_required_action(reviewed):
     assert 1 <= len(pending) <= 20  # review.max_per_night
     assert [d["task_instance"]["map_index"] for d in pending] == list(range(len(pending)))
     for d in pending:
-        assert d["subject"] == f"Review a {UC} prediction" and d["options"] == ["Confirm", "Override"]
-        assert "**Why it is here:**" in d["body"] and "model credit_risk v1 scored" in d["body"]
+        # the subject tells the tasks apart in the list: "<record id> · score 0.934 → default · <reasons>"
+        assert d["subject"].startswith(f"{_record_id(d['body'])} · score "), d["subject"]
+        assert d["options"] == ["Confirm", "Override"]
+        assert "**Why it is here:**" in d["body"] and "model credit_risk v1" in d["body"]
     assert len({_record_id(d["body"]) for d in pending}) == len(pending)
     assert all(a["responded_by"]["name"] == "reviewer" for a in reviewed["answers"])
 

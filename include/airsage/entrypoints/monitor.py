@@ -49,6 +49,8 @@ Environment (Model Monitor's names, then Airsage's own ``AIRSAGE_MONITOR_*``):
                                               the use case's ``monitor.comparison_threshold``, else 0.1)
 ``AIRSAGE_MONITOR_COLUMNS``                   JSON list: the columns of a headerless CSV (default: baseline's)
 ``AIRSAGE_MONITOR_BIAS_BOUNDS``               JSON ``{"metric": max |value - ideal|}`` (else ``gates.max_bias``)
+``AIRSAGE_MONITOR_BIAS_UNBOUNDED``            ``baseline`` (Clarify's rule for unbounded metrics, default) |
+                                              ``report`` (judge the bounded metrics only)
 ``AIRSAGE_MONITOR_CLARIFY_MONITORS``          ``auto`` (each Clarify-based monitor whose inputs are there) |
                                               ``none`` | ``bias`` | ``attribution`` | ``bias,attribution``
 ``AIRSAGE_MONITOR_CLARIFY_BASELINE``          the version's Clarify analysis.json (or channel ``clarify_baseline``)
@@ -446,7 +448,18 @@ def run_clarify_monitors(out: str, *, subfolders: bool, only: str | None = None)
         extra_columns=[_env("AIRSAGE_MONITOR_INFERENCE_ID", "inference_id"), "captured_at"],
         shap_sample=int(_env("AIRSAGE_MONITOR_SHAP_SAMPLE", str(cm.DEFAULT_SHAP_SAMPLE))),
         seed=int(_env("AIRSAGE_MONITOR_SHAP_SEED", "0")),
-        ndcg_threshold=float(_env("AIRSAGE_MONITOR_NDCG_THRESHOLD", "0.9")))
+        ndcg_threshold=float(_env("AIRSAGE_MONITOR_NDCG_THRESHOLD", "0.9")),
+        judge_unbounded=_judge_unbounded())
+
+
+def _judge_unbounded() -> bool:
+    """``AIRSAGE_MONITOR_BIAS_UNBOUNDED``: ``baseline`` (default; Clarify's rule for a metric without a
+    bound) or ``report`` (only the bounded metrics are judged; the others are reported)."""
+    raw = (_env("AIRSAGE_MONITOR_BIAS_UNBOUNDED", "baseline") or "baseline").strip().lower()
+    if raw not in ("baseline", "report"):
+        raise ConfigError(f"AIRSAGE_MONITOR_BIAS_UNBOUNDED={raw!r} is not supported",
+                          key="AIRSAGE_MONITOR_BIAS_UNBOUNDED", fix="Use baseline or report.")
+    return raw == "baseline"
 
 
 def bias_bounds() -> dict[str, float] | None:

@@ -1,6 +1,6 @@
 """Batch transform job: ``python -m airsage.entrypoints.transform`` under the local job contract.
 
-* model: unpacked at ``<opt_ml>/model`` (``SM_MODEL_DIR`` wins), loaded with ``ModelBundle.load``;
+* model: unpacked at ``<opt_ml>/model`` (``SM_MODEL_DIR`` wins), loaded with ``airsage.registry.flavors.load_model_dir`` (an Airsage bundle, or an MLflow model by flavor);
 * input: the URI in ``AIRSAGE_INPUT_DATA`` (a file or a prefix, local or s3://), streamed, not copied;
 * output: ``AIRSAGE_OUTPUT_URI`` (SageMaker's S3OutputPath), one ``.out`` per input file;
 * settings: ``AIRSAGE_JOB_PARAMETERS`` (JSON): the ``TransformConfig`` fields, ``model_name``,
@@ -19,10 +19,10 @@ import os
 from typing import Any
 
 from airsage.entrypoints import contract
-from airsage.errors import ConfigError
+from airsage.errors import ConfigError, DataValidationError
 
 RUN_KEYS = {"model_name", "model_version", "run_key", "capture_uri", "partition_date", "record_id_col",
-            "feature_columns", "fail_on_file_error"}
+            "feature_columns", "fail_on_file_error", "model_tags"}
 IGNORED_KEYS = {"capture", "schedule", "timezone", "model_alias", "max_concurrent_transforms",
                 "invocations_timeout_s", "invocations_max_retries"}
 
@@ -52,7 +52,7 @@ def _env(name: str) -> str:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from airsage import storage
-    from airsage.model import ModelBundle
+    from airsage.registry import flavors
     from airsage.transform.engine import TransformFailedError, run_batch_transform
     from airsage.transform.settings import TransformConfig
 
@@ -62,7 +62,18 @@ def main() -> None:
     for key in ("model_name", "model_version"):
         if run.get(key) in (None, ""):
             raise ConfigError(f"job parameter {key} is missing", key=key, fix="Pass the registered model name and version.")
-    model = ModelBundle.load(contract.model_dir())
+    # an Airsage bundle as it is; a model registered from outside Airsage by its MLflow flavor (with the
+    # version's threshold / category tags), its files checked against the digest recorded at registration
+    tags = dict(run.get("model_tags") or {})
+    model_dir = contract.model_dir()
+    if tags.get(flavors.DIGEST_TAG) and (model_dir / "MLmodel").exists():
+        found = flavors.dir_digest(model_dir)
+        if found != tags[flavors.DIGEST_TAG]:
+            raise DataValidationError(f"models:/{run['model_name']}/{run['model_version']}",
+                                      [f"model files changed since registration (sha256 {found[:12]}… != "
+                                       f"{tags[flavors.DIGEST_TAG][:12]}…)"],
+                                      fix="Register the changed model as a new version and have it approved.")
+    model = flavors.load_model_dir(model_dir, tags=tags, uri=f"models:/{run['model_name']}/{run['model_version']}")
     report_uri = str(contract.output_data_dir() / "report.json")
     fail = bool(run.get("fail_on_file_error", True))
     report = run_batch_transform(

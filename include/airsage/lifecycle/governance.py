@@ -83,7 +83,13 @@ def approval_summary(uc: UseCase, version: str) -> str:
     from airsage.cards import approval_summary_markdown
     from airsage.registry import ModelRegistry
 
-    return approval_summary_markdown(uc, str(version), ModelRegistry.from_settings())
+    import os
+
+    # the evidence opens in the model dashboard (same origin as the Airflow UI, behind the same login)
+    base = (os.environ.get("AIRSAGE__DASHBOARD_URL") or "/airsage").rstrip("/")
+    page = f"{base}/usecases/{uc.name}/versions/{version}"
+    return approval_summary_markdown(uc, str(version), ModelRegistry.from_settings(),
+                                     model_card_url=f"{page}/card", clarify_report_url=page)
 
 
 def resolve_model(uc: UseCase, *, alias: str | None = None, version: str | None = None,

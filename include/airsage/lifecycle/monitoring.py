@@ -60,6 +60,7 @@ from airsage.lifecycle.monitoring_data import (
     SCORE_STATISTICS_FILE,
     STATISTICS_FILE,
     VIOLATIONS_FILE,
+    bias_bounds,
     clarify_inputs,
     clarify_results,
     drift_thresholds,
@@ -364,7 +365,7 @@ def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
     ``inference_id``, ``captured_at`` and the facet columns (joined from the scored records by record
     id); the labels that arrived for them are staged (``groundtruth/``); the model artifact is mounted
     as is; the settings file carries the bias configuration (facets, label, threshold) and bounds
-    (``gates.max_bias``). What could not run, and why, is kept in ``_staging/clarify_inputs.json``.
+    (``monitoring_data.bias_bounds``: only bounded metrics are judged when there are any). What could not run, and why, is kept in ``_staging/clarify_inputs.json``.
     """
     from airsage.clarify.gates import analysis_config_for_usecase
 
@@ -400,8 +401,9 @@ def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
                 runs.remove("bias")
             else:
                 config["AIRSAGE_MONITOR_BIAS_CONFIG"] = analysis_config_for_usecase(uc, stage="post")
-                if uc.gates.max_bias:
-                    config["AIRSAGE_MONITOR_BIAS_BOUNDS"] = dict(uc.gates.max_bias)
+                bounds = bias_bounds(uc)
+                if bounds:  # judge the bounded metrics, report the others
+                    config.update(AIRSAGE_MONITOR_BIAS_BOUNDS=bounds, AIRSAGE_MONITOR_BIAS_UNBOUNDED="report")
         if "attribution" not in runs:
             found["model_uri"] = None
         found["runs"] = runs

@@ -19,7 +19,7 @@ from typing import Any
 
 from airsage import layout, storage
 from airsage.config import UseCase
-from airsage.errors import DataValidationError
+from airsage.errors import ConfigError, DataValidationError
 
 log = logging.getLogger("airsage.monitoring")
 
@@ -326,6 +326,24 @@ def clarify_monitors_setting() -> str:
     return raw
 
 
+def bias_bounds(uc: UseCase) -> dict[str, float]:
+    """The nightly bias-drift bounds (metric -> largest allowed ``|value - ideal|``):
+    ``$AIRSAGE_MONITOR_BIAS_BOUNDS`` (JSON) where the plan runs, else the use case's ``gates.max_bias``.
+    When there are bounds, only the bounded metrics are judged (the rest are reported): Clarify's own
+    rule — no farther from the ideal than the baseline value — fires on sampling noise alone for about
+    half of the metrics of an unchanged night."""
+    raw = os.environ.get("AIRSAGE_MONITOR_BIAS_BOUNDS")
+    if raw:
+        try:
+            doc = json.loads(raw)
+            return {str(k): float(v) for k, v in doc.items()}
+        except (ValueError, TypeError, AttributeError):
+            raise ConfigError(f"AIRSAGE_MONITOR_BIAS_BOUNDS is not a JSON object of numbers: {raw[:80]!r}",
+                              key="AIRSAGE_MONITOR_BIAS_BOUNDS", fix='Set e.g. {"DPPL": 0.2, "DI": 0.5}, or unset it '
+                                                                      "to use the use case's gates.max_bias.") from None
+    return {k: float(v) for k, v in (uc.gates.max_bias or {}).items()}
+
+
 def facet_columns(uc: UseCase) -> list[str]:
     """The bias analysis' columns that are not model features (e.g. pass-through ``sex``): the capture
     does not hold them, so the plan joins them from the scored partition's records."""
@@ -374,8 +392,8 @@ def clarify_inputs(uc: UseCase, version: str, base: str, setting: str | None = N
     if meta.get("run_key"):
         candidates.append(layout.clarify_analysis(uc, meta["run_key"]))
     tags: dict[str, str] | None = None
-    if not any(c and storage.exists(c) for c in candidates):
-        tags = _version_tags(uc, version)
+    if not meta.get("run_key") and not any(c and storage.exists(c) for c in candidates):
+        tags = _version_tags(uc, version)  # a baseline without a run key: the version's tag names it
         if tags.get(rt.TAG_RUN_KEY):
             candidates.append(layout.clarify_analysis(uc, tags[rt.TAG_RUN_KEY]))
     analysis_uri = next((c for c in candidates if c and storage.exists(c)), None)

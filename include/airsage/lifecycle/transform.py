@@ -36,7 +36,10 @@ def transform_spec(uc: UseCase, model: ServingModel | Mapping[str, Any], partiti
         "model_name": m.name, "model_version": m.version, "run_key": f"dt-{partition}",
         # header-less CSV rows have no column names: there the inference id is derived (as `airsage transform`)
         "partition_date": str(partition), "record_id_col": None if t.content_type == "text/csv" else uc.schema_.record_id,
-        "capture_uri": layout.captures(uc) if t.capture else None, "fail_on_file_error": False,
+        "capture_uri": layout.captures(uc) if t.capture else None,
+        # a model registered from outside Airsage is served by flavor: its threshold (tag, else the use
+        # case's) and the vocabularies of its string columns travel with the job
+        "model_tags": {"airsage.threshold": str(uc.training.decision_threshold), **dict(m.serving_tags)}, "fail_on_file_error": False,
     }
     params.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
     _transform_config(params)  # a bad combination fails here, before a job exists, on either backend

@@ -70,11 +70,14 @@ def check_bias_drift(
     baseline_analysis: dict[str, Any],
     *,
     bounds: dict[str, float] | None = None,
+    judge_unbounded: bool = True,
 ) -> BiasDriftReport:
     """Compare the bias metrics of two Clarify ``analysis.json`` documents.
 
     ``bounds``: metric name -> largest allowed ``|value - ideal|`` (e.g. the use case's
-    ``gates.max_bias``); for a bounded metric the bound replaces the baseline value as the limit."""
+    ``gates.max_bias``); for a bounded metric the bound replaces the baseline value as the limit.
+    ``judge_unbounded=False``: a metric without a bound is reported in the analysis but not judged
+    (Clarify's baseline rule for it fires on sampling noise)."""
     bounds = bounds or {}
     base = {k: v for k, (v, _) in metric_table(baseline_analysis).items()}
     violations = []
@@ -86,6 +89,8 @@ def check_bias_drift(
         ideal = _ideal(name)
         if name in bounds:
             limit = float(bounds[name])
+        elif not judge_unbounded:
+            continue
         elif key in base and base[key] is not None and not math.isnan(base[key]):
             limit = abs(base[key] - ideal)
         else:

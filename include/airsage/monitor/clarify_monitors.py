@@ -227,12 +227,13 @@ class ClarifyMonitorResult:
 
 def bias_drift(frame: pd.DataFrame, spec: BiasSpec, baseline_analysis: dict[str, Any], *,
                score_column: str = "score", ground_truth_column: str | None = None,
-               bounds: dict[str, float] | None = None) -> ClarifyMonitorResult:
-    """Bias drift of a scored partition against the version's baseline Clarify analysis."""
+               bounds: dict[str, float] | None = None, judge_unbounded: bool = True) -> ClarifyMonitorResult:
+    """Bias drift of a scored partition against the version's baseline Clarify analysis
+    (``judge_unbounded=False``: only the metrics in ``bounds`` are judged, the others reported)."""
     current = partition_bias_analysis(frame, spec, score_column=score_column,
                                       ground_truth_column=ground_truth_column, baseline=baseline_analysis)
-    rep = _rules.check_bias_drift(current, baseline_analysis, bounds=bounds)
-    current["airsage"].update(bounds=dict(bounds or {}), compared=rep.compared)
+    rep = _rules.check_bias_drift(current, baseline_analysis, bounds=bounds, judge_unbounded=judge_unbounded)
+    current["airsage"].update(bounds=dict(bounds or {}), judge_unbounded=judge_unbounded, compared=rep.compared)
     return ClarifyMonitorResult(BIAS_DIR, current, rep.violations,
                                 {"compared": rep.compared, "rows": current["airsage"]["rows"],
                                  "labelled_rows": current["airsage"]["labelled_rows"],
@@ -297,7 +298,7 @@ def run_monitors(out: str, *, load_partition: Callable[[list[str] | None], pd.Da
                  bounds: dict[str, float] | None, subfolders: bool, only: str | None = None,
                  score_column: str = "score", ground_truth_column: str = "ground_truth",
                  extra_columns: Sequence[str] = (), shap_sample: int = DEFAULT_SHAP_SAMPLE, seed: int = 0,
-                 ndcg_threshold: float = _rules.NDCG_THRESHOLD) -> dict[str, Any]:
+                 ndcg_threshold: float = _rules.NDCG_THRESHOLD, judge_unbounded: bool = True) -> dict[str, Any]:
     """Run the wanted monitors whose inputs are there (``only``: that one, its inputs required) and
     write their files into ``<out>/<kind>/`` (``subfolders``) or ``out``. Returns ``{kind: summary}``."""
     if not wanted or baseline is None:
@@ -328,6 +329,7 @@ def run_monitors(out: str, *, load_partition: Callable[[list[str] | None], pd.Da
     results: list[ClarifyMonitorResult] = []
     if spec is not None:
         results.append(bias_drift(frame, spec, baseline, score_column=score_column, bounds=bounds,
+                                  judge_unbounded=judge_unbounded,
                                   ground_truth_column=ground_truth_column if ground_truth_column in frame.columns
                                   else None))
     if model is not None:
@@ -366,8 +368,9 @@ def load_results(run_uri: str, baseline: dict[str, Any] | None = None) -> dict[s
         extra = analysis.get("airsage") or {}
         if kind == BIAS_DIR:
             res.update(rows=extra.get("rows"), labelled_rows=extra.get("labelled_rows"), compared=extra.get("compared"),
-                       bounds=extra.get("bounds") or {}, metrics=bias_metric_rows(analysis, baseline, extra.get("bounds"),
-                                                                                 res["violations"]))
+                       bounds=extra.get("bounds") or {}, judge_unbounded=extra.get("judge_unbounded", True),
+                       metrics=bias_metric_rows(analysis, baseline, extra.get("bounds"), res["violations"],
+                                                judge_unbounded=extra.get("judge_unbounded", True)))
         else:
             cur = _rules.global_shap(analysis)
             label = next(iter(cur), None)
@@ -383,9 +386,10 @@ def load_results(run_uri: str, baseline: dict[str, Any] | None = None) -> dict[s
 
 
 def bias_metric_rows(analysis: dict[str, Any], baseline: dict[str, Any] | None, bounds: dict[str, float] | None,
-                     violations: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+                     violations: Sequence[dict[str, Any]] = (), judge_unbounded: bool = True) -> list[dict[str, Any]]:
     """One row per (facet, facet value, metric) of the partition's analysis, beside the baseline's value
-    and the limit it was judged by (``bounds[metric]``, else the baseline's distance from the ideal)."""
+    and the limit it was judged by (``bounds[metric]``, else the baseline's distance from the ideal;
+    ``None``: not judged)."""
     from airsage.clarify.vocabulary import ideal
 
     base = {k: v for k, (v, _) in _rules.metric_table(baseline or {}).items()}
@@ -395,7 +399,7 @@ def bias_metric_rows(analysis: dict[str, Any], baseline: dict[str, Any] | None, 
         _, facet, _, name = key
         b = base.get(key)
         limit = (bounds or {}).get(name)
-        if limit is None and b is not None and np.isfinite(b):
+        if limit is None and judge_unbounded and b is not None and np.isfinite(b):
             limit = abs(b - ideal(name))
         rows.append({"facet": facet, "facet_value": fv, "metric": name, "value": value, "baseline": b,
                      "ideal": ideal(name), "limit": None if limit is None else float(limit),

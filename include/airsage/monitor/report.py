@@ -241,7 +241,7 @@ def ranking_bars_svg(current: dict[str, float], baseline: dict[str, float], *, t
                  f'mean |SHAP| (log-odds)</text>')
     for i, f in enumerate(feats):
         y0 = pad_t + i * row_h
-        label = f"#{cur_rank.get(f, '-')} {f} (baseline #{base_rank.get(f, '-')})"
+        label = f"#{cur_rank.get(f, '-')} {f} (was #{base_rank.get(f, '-')})"
         parts.append(f'<text x="{pad_l - 6}" y="{y0 + bar_h + 2}" font-size="10" text-anchor="end">{_e(label[:36])}'
                      f'<title>{_e(label)}</title></text>')
         for j, (vals, color) in enumerate(((baseline, BASE_COLOR), (current, CUR_COLOR))):

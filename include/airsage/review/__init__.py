@@ -1,4 +1,4 @@
-"""Human review of batch predictions, A2I-style (reference d).
+"""Human review of batch predictions, A2I-style (the Amazon Augmented AI human-loop formats).
 
 Flow, per nightly partition: ``route_parquet`` / ``route_records`` pick the records a human should see
 (capped, with per-reason quotas, prioritised, with reasons) -> ``write_pending`` marks them

@@ -1,4 +1,4 @@
-"""Review decisions stored exactly like Amazon A2I human-loop output (reference d.2).
+"""Review decisions stored exactly like Amazon A2I human-loop output (the A2I developer guide's output-data page).
 
 Each decision is one ``output.json`` at
 ``<root>/<flow-definition-name>/YYYY/MM/DD/hh/mm/ss/<human-loop-name>/output.json`` (the timestamp is
@@ -151,7 +151,7 @@ def a2i_output_uri(output_root: str, flow_definition_name: str, created_at: dt.d
 
 
 def a2i_output(decision: ReviewDecision, flow_definition_arn: str) -> dict[str, Any]:
-    """The ``output.json`` document (reference d.2) for one decision."""
+    """The ``output.json`` document (A2I's output-data format) for one decision."""
     doc: dict[str, Any] = {"flowDefinitionArn": flow_definition_arn, "humanAnswers": []}
     if decision.decision == "timeout_default":
         doc["airsageTimeout"] = {"defaultDecision": decision.default_decision, "label": decision.final_label,

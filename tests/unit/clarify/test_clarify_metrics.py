@@ -1,4 +1,4 @@
-"""Bias metrics: smclarify's published vectors (reference a.4) and agreement with smclarify itself."""
+"""Bias metrics: smclarify's published vectors (smclarify's own tests) and agreement with smclarify itself."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ def dicts(reports):
     return [r.to_dict() for r in reports]
 
 
-# --------------------------------------------------------------------------- golden vectors (reference a.4)
+# --------------------------------------------------------------------------- golden vectors (smclarify's own tests)
 CAT = pd.DataFrame([["a", 1, 1, 1], ["b", 1, 1, 0], ["b", 0, 1, 0], ["b", 0, 0, 1]], columns=["x", "y", "z", "yhat"])
 CONT = pd.DataFrame(
     [[0, 0, 0, 0, True, 1, 1, 1], [3, 0, 0, 0, True, 0, 1, 1], [3, 0, 1, 0, True, 0, 1, 1],

@@ -1,4 +1,4 @@
-"""Readers: Ground Truth manifests (real-world quirks from reference c.2), A2I outputs, CSV/Parquet."""
+"""Readers: Ground Truth manifests (real-world quirks of public Ground Truth sample files), A2I outputs, CSV/Parquet."""
 from __future__ import annotations
 
 import json

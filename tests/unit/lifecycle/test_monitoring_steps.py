@@ -515,3 +515,149 @@ def test_baseline_and_run_on_an_s3_root_with_the_local_backend(aws, tmp_path, tr
     assert {k.rsplit("/", 1)[-1] for k in keys if k.startswith("data/monitor/runs/")} == {
         "_SUCCESS", "constraint_violations.json", "drift.json", "report.html", "run.json", "statistics.json",
         "summary.json"}
+
+
+# =========================================================================== bias and attribution drift, nightly
+NUMERIC = [f for f in FEATURES if f in generator.NUMERIC]
+
+
+@pytest.fixture(scope="module")
+def clarified(tmp_path_factory, training):
+    """A small XGBoost version of the example data (numeric inputs) as a model.tar.gz, and its
+    post-training Clarify analysis (bias per facet with labels, global SHAP) as the training run wrote it."""
+    xgb = pytest.importorskip("xgboost")
+    from airsage.clarify.gates import analysis_config_for_usecase
+    from airsage.model import ModelBundle
+    from airsage.monitor import clarify_monitors as cm
+
+    d = tmp_path_factory.mktemp("clarified")
+    train = training["train"]
+    dm = xgb.DMatrix(train[NUMERIC].to_numpy(np.float32), label=train["default"], feature_names=NUMERIC)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "seed": 0, "nthread": 1},
+                        dm, num_boost_round=30)
+    model = ModelBundle(algorithm="xgboost", feature_names=NUMERIC, categorical={}, booster=booster, label="default")
+    model.save(d / "model")
+    with tarfile.open(d / "model.tar.gz", "w:gz") as tar:
+        for p in (d / "model").iterdir():
+            tar.add(p, arcname=p.name)
+    held_out = training["eval"].assign(score=model.predict_proba(training["eval"]))
+    spec = cm.BiasSpec.from_analysis_config(analysis_config_for_usecase(BASE, stage="post"))
+    bias = cm.partition_bias_analysis(held_out, spec, ground_truth_column="default")
+    shap = cm.partition_attributions(held_out, model, NUMERIC, sample_size=1000)
+    return {"model": model, "artifact": str(d / "model.tar.gz"), "analysis": {**bias, "explanations": shap["explanations"]}}
+
+
+def clarify_uc(tmp_path, training, clarified, monkeypatch, *, bounds=None):
+    """A use case whose version 1 has a baseline, a Clarify analysis (run key train-run-1) and a model."""
+    from airsage.registry import tags as rt
+
+    uc = make_uc(tmp_path)
+    baseline(uc, training)
+    analysis = Path(layout.clarify_analysis(uc, "train-run-1"))
+    analysis.parent.mkdir(parents=True)
+    analysis.write_text(json.dumps(clarified["analysis"]))
+    monkeypatch.setattr(mdata, "_version_tags", lambda uc, v: {rt.TAG_MODEL_ARTIFACT: clarified["artifact"]})
+    if bounds is not None:
+        monkeypatch.setenv("AIRSAGE_MONITOR_BIAS_BOUNDS", json.dumps(bounds))
+    return uc
+
+
+def score_partition(uc, clarified, **knobs) -> pd.DataFrame:
+    """The partition's records (with the pass-through facets) where the batch transform reads them, and
+    their capture (features and scores only, as the transform writes it)."""
+    frame = generator.generate(SCORE_ROWS, seed=9, day=PARTITION, **knobs)
+    src = Path(layout.scoring(uc, PARTITION))
+    src.mkdir(parents=True)
+    frame.drop(columns=["default", "label_available_at"]).to_parquet(src / "part-00000.parquet", index=False)
+    write_capture(uc, frame)
+    return frame.assign(score=model_score(frame))
+
+
+def test_nightly_run_writes_bias_and_attribution_drift_with_facets_joined(tmp_path, training, clarified, monkeypatch):
+    uc = clarify_uc(tmp_path, training, clarified, monkeypatch, bounds={"DPPL": 0.2, "DI": 0.5})
+    frame = score_partition(uc, clarified)
+    plan = mon.plan_partition(uc, partition="2026-11-21", run_key="r1")
+    job = plan["job"]
+    staged = pd.read_parquet(job["dataset_uri"])
+    # ids, times and the pass-through facets joined by record id ride along; data quality leaves them out
+    assert set(staged.columns) == set(FEATURES) | {"score", "inference_id", "captured_at", "sex", "age_group"}
+    by_id = frame.set_index(frame["application_id"].astype(str))
+    assert (staged["sex"].to_numpy() == by_id.loc[staged["inference_id"], "sex"].to_numpy()).all()
+    spec = mon.monitor_spec(uc, run_key="r1", **job)
+    assert spec.inputs["model"] == clarified["artifact"] and "clarify_baseline" in spec.inputs
+    assert "groundtruth" not in spec.inputs  # no label arrived yet
+    assert json.loads(spec.environment["AIRSAGE_MONITOR_EXCLUDE"]) == ["inference_id", "captured_at", "sex", "age_group"]
+    out = mon.finish_partition(uc, plan, mon._run_job(uc, job, "r1"))
+    run = Path(out["output_uri"])
+    for kind in ("bias_drift", "feature_attribution_drift"):
+        assert {"analysis.json", "constraint_violations.json"} <= {p.name for p in (run / kind).iterdir()}
+    analysis = json.loads((run / "bias_drift" / "analysis.json").read_text())
+    # DPPL of sex=female by hand: predicted positive rate of men minus that of women (captured score > 0.5)
+    pred = (frame["score"] > 0.5).to_numpy()
+    female = (frame["sex"] == "female").to_numpy()
+    metrics = {m["name"]: m["value"] for m in analysis["post_training_bias_metrics"]["facets"]["sex"][0]["metrics"]}
+    assert metrics["DPPL"] == pytest.approx(pred[~female].mean() - pred[female].mean(), abs=1e-9)
+    assert analysis["airsage"]["judge_unbounded"] is False  # bounded: only DPPL and DI are judged
+    assert out["bias_drift"]["compared"] == 4 and out["bias_drift"]["rows"] == SCORE_ROWS
+    assert out["feature_attribution_drift"]["status"] == "ok" and out["feature_attribution_drift"]["ndcg"] > 0.95
+    assert out["feature_attribution_drift"]["top_features"][0] == "credit_score"
+    point = json.loads((tmp_path / "monitor" / "history" / "1" / "2026-11-21.json").read_text())
+    assert point["attribution_ndcg"] == out["feature_attribution_drift"]["ndcg"]
+    assert point["bias_drift_violations"] == out["bias_drift"]["n_violations"]
+    page = (run / "report.html").read_text()
+    assert "Bias metrics: baseline" in page and "Mean |SHAP| per feature" in page and "train-run-1" not in page
+    run_doc = json.loads((run / "run.json").read_text())
+    assert run_doc["clarify_inputs"]["runs"] == ["bias", "attribution"]
+
+
+def test_a_fairness_regression_raises_bias_drift_and_names_it_in_the_alert(tmp_path, training, clarified, monkeypatch):
+    uc = clarify_uc(tmp_path, training, clarified, monkeypatch, bounds={"DPPL": 0.1, "DI": 0.3})
+    score_partition(uc, clarified, fairness_shift=1.0)
+    out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")
+    assert out["alert"] is True and out["bias_drift"]["alert"] is True
+    assert any(v.startswith("DPPL sex=female") for v in out["bias_drift"]["violations"])
+    msg = mdata.format_alert(uc, [out])
+    assert msg["subject"].endswith("bias drift") or "bias drift" in msg["subject"]
+    assert "bias drift:" in msg["text"] and "feature attribution drift: NDCG" in msg["text"]
+
+
+def test_ground_truth_is_staged_for_the_label_metrics(tmp_path, training, clarified, monkeypatch):
+    uc = clarify_uc(tmp_path, training, clarified, monkeypatch)
+    frame = score_partition(uc, clarified)
+    publish_labels(uc, frame.iloc[:700], CAPTURED_AT + dt.timedelta(days=2))
+    plan = mon.plan_partition(uc, partition="2026-11-21", run_key="r1")
+    labels = pd.read_parquet(plan["job"]["groundtruth_uri"])
+    assert len(labels) == 700 and set(labels.columns) == {"inference_id", "ground_truth", "labeled_at"}
+    out = mon.finish_partition(uc, plan, mon._run_job(uc, plan["job"], "r1"))
+    assert out["bias_drift"]["labelled_rows"] == 700 and out["bias_drift"]["rows"] == SCORE_ROWS
+    analysis = json.loads((Path(out["output_uri"]) / "bias_drift" / "analysis.json").read_text())
+    names = {m["name"] for m in analysis["post_training_bias_metrics"]["facets"]["sex"][0]["metrics"]}
+    assert {"DPPL", "DI", "DCA", "RD", "AD"} <= names  # the label metrics came with the labels
+    # bounded by gates.max_bias (DPPL, DI): the label metrics are reported, not judged
+    assert analysis["airsage"]["bounds"] == {"DPPL": 0.2, "DI": 0.5} and out["bias_drift"]["compared"] == 4
+    # no bounds at all (empty gates.max_bias, no override): Clarify's rule judges every metric
+    open_uc = uc.model_copy(update={"gates": uc.gates.model_copy(update={"max_bias": {}})})
+    out = mon.monitor_partition(open_uc, partition="2026-11-21", run_key="r2")
+    analysis = json.loads((Path(out["output_uri"]) / "bias_drift" / "analysis.json").read_text())
+    assert analysis["airsage"]["judge_unbounded"] is True and out["bias_drift"]["compared"] > 4
+
+
+def test_clarify_monitors_are_skipped_with_a_reason_or_turned_off(tmp_path, training, clarified, monkeypatch):
+    uc = make_uc(tmp_path)
+    baseline(uc, training)
+    score_partition(uc, clarified)
+    out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")  # no Clarify analysis of version 1
+    assert out["bias_drift"]["status"] == "not_run" and "no post-training Clarify analysis" in out["bias_drift"]["reason"]
+    assert not (Path(out["output_uri"]) / "bias_drift").exists()
+    uc = clarify_uc(tmp_path / "off", training, clarified, monkeypatch)
+    score_partition(uc, clarified)
+    monkeypatch.setenv("AIRSAGE_MONITOR_CLARIFY_MONITORS", "bias")
+    plan = mon.plan_partition(uc, partition="2026-11-21", run_key="r1")
+    assert "model_uri" not in plan["job"] and "clarify_baseline_uri" in plan["job"]
+    monkeypatch.setenv("AIRSAGE_MONITOR_CLARIFY_MONITORS", "none")
+    out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r2")
+    assert out["feature_attribution_drift"] == {"status": "not_run",
+                                                "reason": "turned off (AIRSAGE_MONITOR_CLARIFY_MONITORS)"}
+    monkeypatch.setenv("AIRSAGE_MONITOR_CLARIFY_MONITORS", "bias,shap")
+    with pytest.raises(ConfigError, match="AIRSAGE_MONITOR_CLARIFY_MONITORS"):
+        mon.plan_partition(uc, partition="2026-11-21", run_key="r3")

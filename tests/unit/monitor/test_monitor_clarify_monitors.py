@@ -156,3 +156,54 @@ def test_monitor_job_writes_both_clarify_monitors_in_their_folders(model, tmp_pa
     assert json.loads((out / "bias_drift" / "analysis.json").read_text())["post_training_bias_metrics"]["facets"]
     assert (out / "constraint_violations.json").is_file()  # data quality as before
     assert cm.read_results(str(out))["bias_drift"]["alert"] is True
+
+
+def test_with_bounds_only_the_bounded_metrics_are_judged():
+    from airsage.monitor.bias_drift import check_bias_drift
+
+    def analysis(dppl: float, di: float, cddpl: float) -> dict:
+        return {"post_training_bias_metrics": {"facets": {"sex": [{"value_or_threshold": "female", "metrics": [
+            {"name": "DPPL", "value": dppl}, {"name": "DI", "value": di}, {"name": "CDDPL", "value": cddpl}]}]}}}
+
+    base, night = analysis(0.01, 1.02, 0.01), analysis(0.05, 1.1, 0.03)  # all farther from ideal than baseline
+    assert {v["metric_name"] for v in check_bias_drift(night, base).violations} == {"DPPL", "DI", "CDDPL"}
+    judged = check_bias_drift(night, base, bounds={"DPPL": 0.04, "DI": 0.2}, judge_unbounded=False)
+    assert judged.compared == 2 and [v["metric_name"] for v in judged.violations] == ["DPPL"]  # 0.05 > 0.04
+    rows = cm.bias_metric_rows(night, base, {"DPPL": 0.04, "DI": 0.2}, judged.violations, judge_unbounded=False)
+    by = {r["metric"]: r for r in rows}
+    assert by["CDDPL"]["limit"] is None and by["DI"]["limit"] == 0.2 and by["DPPL"]["violation"] is True
+    assert by["DI"]["ideal"] == 1.0 and by["CDDPL"]["baseline"] == 0.01
+
+
+def test_monitor_job_reads_a_packed_model_channel_and_keeps_unlabelled_rows(model, tmp_path, monkeypatch):
+    """The model channel as an S3 object input delivers it (a folder holding model.tar.gz); the ground
+    truth joins the rows that have labels, the others stay (null) for the prediction-only metrics."""
+    import tarfile
+
+    from airsage.entrypoints import monitor as job
+
+    monkeypatch.setenv("AIRSAGE_OPT_ML", str(tmp_path))
+    for name in ("AIRSAGE_MONITOR_MODEL", "dataset_format", "dataset_source", "ground_truth_attribute"):
+        monkeypatch.delenv(name, raising=False)
+    inp = tmp_path / "processing" / "input"
+    (tmp_path / "m").mkdir()
+    model.save(tmp_path / "m")
+    (inp / "model").mkdir(parents=True)
+    with tarfile.open(inp / "model" / "model.tar.gz", "w:gz") as tar:
+        for p in (tmp_path / "m").iterdir():
+            tar.add(p, arcname=p.name)
+    assert job.model_path() == inp / "model" / "model.tar.gz"
+    from airsage.model import ModelBundle
+
+    assert ModelBundle.load_uri(str(job.model_path())).feature_names == FEATURES
+    night = _scored(model, 50, 3, "2026-11-07")
+    night["captured_at"] = pd.Timestamp("2026-11-07T02:00Z")
+    (inp / "dataset").mkdir()
+    night.drop(columns=["ground_truth"]).to_parquet(inp / "dataset" / "part-0.parquet", index=False)
+    (inp / "groundtruth").mkdir()
+    pd.DataFrame({"inference_id": night["inference_id"][:20], "ground_truth": night["ground_truth"][:20],
+                  "labeled_at": pd.Timestamp("2026-11-08T00:00Z")}).to_parquet(inp / "groundtruth" / "l.parquet")
+    frame = job._partition(None)
+    assert len(frame) == 50 and frame["ground_truth"].notna().sum() == 20
+    assert frame.set_index("inference_id").loc[night["inference_id"][:20], "ground_truth"].tolist() == \
+        night["ground_truth"][:20].tolist()

@@ -107,3 +107,63 @@ def test_history_refuses_empty_keys(tmp_path, key):
 
     with pytest.raises(ConfigError):
         history.append_run(str(tmp_path), "1", key, {})
+
+
+def _svg(markup: str):
+    return ET.fromstring(markup)
+
+
+def test_bar_chart_has_full_label_tooltips_ticks_and_axis_names():
+    from airsage.monitor.report import bar_chart_svg
+
+    svg = bar_chart_svg(["debt_consolidation", "car"], [0.2, 0.4], [0.1, 0.3], title="loan_purpose",
+                        x_name="category")
+    doc = _svg(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = ["".join(t.itertext()) for t in doc.iter(f"{ns}text")]
+    assert any(t.startswith("debt_co…") and t.endswith("debt_consolidation") for t in texts)  # short + tooltip
+    assert {"0%", "20%", "40%"} <= set(texts)  # 0, 50 % and 100 % of the axis top (the largest share, 40 %)
+    assert "category" in texts and "share of rows" in texts
+
+
+def test_line_chart_has_intermediate_x_ticks_y_ticks_axis_names_and_a_reference():
+    from airsage.monitor.report import line_chart_svg
+
+    times = [f"2026-11-{d:02d}" for d in range(1, 21)]
+    svg = line_chart_svg(times, {"NDCG": [0.99 - 0.01 * i for i in range(20)]}, title="t", y_name="NDCG",
+                         reference=("alert below", 0.9), y_range=(0.0, 1.0))
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = ["".join(t.itertext()) for t in _svg(svg).iter(f"{ns}text")]
+    shown = [t for t in texts if t in times]
+    assert shown[0] == times[0] and shown[-1] == times[-1] and 4 <= len(shown) <= 6  # first, last, between
+    assert {"0", "0.25", "0.5", "0.75", "1"} <= set(texts) and "NDCG" in texts and "partition (run)" in texts
+    assert "alert below: 0.9" in svg
+
+
+def test_report_header_and_clarify_monitor_sections(tmp_path, small_baseline, non_features):
+    stats, cons = small_baseline
+    rep = monitor_data(generator.generate(3000, seed=41, day="2026-11-12"), stats, cons, exclude_columns=non_features)
+    bias = {"violations": [{"facet": "sex", "facet_value": "female", "metric_name": "DPPL"}], "compared": 2,
+            "rows": 3000, "labelled_rows": 0, "bounds": {"DPPL": 0.1},
+            "metrics": [{"facet": "sex", "facet_value": "female", "metric": "DPPL", "value": -0.3, "baseline": 0.01,
+                         "ideal": 0.0, "limit": 0.1, "violation": True},
+                        {"facet": "sex", "facet_value": "female", "metric": "DI", "value": 1.1, "baseline": 1.0,
+                         "ideal": 1.0, "limit": None, "violation": False}]}
+    attribution = {"ndcg": 0.8, "ndcg_by_label": {"label0": 0.8}, "threshold": 0.9, "shap_records": 2000,
+                   "current": {"a": 0.1, "b": 0.5}, "baseline": {"a": 0.6, "b": 0.2}}
+    history.append_run(str(tmp_path), "1", "d1", {"alert": True, "n_violations": 1, "attribution_ndcg": 0.8,
+                                                  "bias_drift_violations": 1}, run_time="2026-11-01")
+    page = render_report(rep, title="t", header={"use case": "credit_risk", "model": "credit-risk version 3",
+                                                 "baseline dataset": "ds-abc", "monitor run": "manual__1",
+                                                 "partition": "2026-11-21", "date": "2026-11-22 02:00 UTC"},
+                         bias_drift=bias, attribution_drift=attribution, history=history.read_history(str(tmp_path)),
+                         clarify_skipped={})
+    doc = ET.fromstring(page.split("\n", 1)[1])
+    ns = {"h": "http://www.w3.org/1999/xhtml", "s": "http://www.w3.org/2000/svg"}
+    header = {r.find("h:th", ns).text: r.find("h:td", ns).text for r in doc.find(".//h:table", ns).iter(f"{{{ns['h']}}}tr")}
+    assert header["baseline dataset"] == "ds-abc" and header["partition"] == "2026-11-21"
+    assert "Bias metrics: baseline" in page and "#1 b (was #2)" in page and "#2 a (was #1)" in page
+    titles = [t.text for t in doc.iter(f"{{{ns['s']}}}title")]
+    assert "Feature attribution drift" in titles and "Violations" in titles  # the trend charts
+    skipped = render_report(rep, clarify_skipped={"bias": "no facets"})
+    assert "Not run: no facets." in skipped

@@ -1,5 +1,5 @@
-"""The monitor job as a compute job: ``pipeline.monitor_spec`` on the local backend and as a SageMaker
-request, the entrypoint's channel/settings-file inputs, and ``DataMonitorReport.read`` (how the caller
+"""The monitor job as a compute job: ``airsage.lifecycle.monitoring.monitor_spec`` on the local backend and
+as a SageMaker request, the entrypoint's channel/settings-file inputs, and ``DataMonitorReport.read`` (how the caller
 rebuilds the job's report).
 
 The SageMaker test builds the ``CreateProcessingJob`` request of a spec over an ``s3://`` root
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airsage.lifecycle import monitoring as pipeline  # monitor_spec moved from airsage.pipeline
+from airsage.lifecycle import monitoring
 from airsage.compute import sagemaker_requests as rq
 from airsage.compute.local import LocalBackend
 from airsage.config import DataSpec, get_usecase
@@ -112,7 +112,7 @@ def _sagemaker_download(request: dict, root: Path, opt_ml: Path) -> None:
 # =========================================================================== the spec
 def test_analyze_spec_names_channels_and_a_deterministic_unique_name(analysis):
     uc = usecase(str(analysis["root"]))
-    spec = pipeline.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00", **analysis["args"])
+    spec = monitoring.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00", **analysis["args"])
     assert spec.kind == "monitor" and spec.entrypoint == "airsage.entrypoints.monitor"
     assert set(spec.inputs) == {"dataset", "baseline_statistics", "baseline_constraints", "score_statistics",
                                 "monitor_config"}
@@ -122,24 +122,24 @@ def test_analyze_spec_names_channels_and_a_deterministic_unique_name(analysis):
     assert spec.environment["AIRSAGE_MONITOR_SCORE_COLUMN"] == "score"
     assert json.loads(spec.environment["AIRSAGE_MONITOR_THRESHOLDS"])["psi_threshold"] == uc.monitor.psi_threshold
     assert spec.resources == uc.compute.monitor.model_dump()
-    again = pipeline.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00", **analysis["args"])
+    again = monitoring.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00", **analysis["args"])
     assert again == spec  # a retried task resubmits the same job
-    other_day = pipeline.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00",
+    other_day = monitoring.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00",
                                       **{**analysis["args"], "target": "2026-11-20"})
-    new_data = pipeline.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00",
+    new_data = monitoring.monitor_spec(uc, run_key="scheduled__2026-11-22T02-00",
                                      **{**analysis["args"], "input_digest": "fedcba9876543210"})
     assert len({spec.name, other_day.name, new_data.name}) == 3  # per mapped partition, per input content
     with pytest.raises(ConfigError, match="unknown monitor mode"):
-        pipeline.monitor_spec(uc, run_key="r", **{**analysis["args"], "mode": "baseline"})
+        monitoring.monitor_spec(uc, run_key="r", **{**analysis["args"], "mode": "baseline"})
 
 
 def test_the_spec_runs_identically_on_the_local_backend_and_as_a_sagemaker_request(analysis, tmp_path, clean_env):
     root = analysis["root"]
-    local = pipeline.monitor_spec(usecase(str(root)), run_key="r1", **analysis["args"])
+    local = monitoring.monitor_spec(usecase(str(root)), run_key="r1", **analysis["args"])
     status = LocalBackend(jobs_dir=tmp_path / "jobs").run(local, poll_s=0.2)
     assert status.state == "Completed" and status.outputs["output"] == local.output_uri
 
-    s3 = pipeline.monitor_spec(usecase(S3_ROOT), run_key="r1", **_on_s3(analysis["args"], root))
+    s3 = monitoring.monitor_spec(usecase(S3_ROOT), run_key="r1", **_on_s3(analysis["args"], root))
     [(op, request)] = rq.build_requests(s3, sm_specs.settings(), sm_specs.compute(),
                                         sourcedir_uri=sm_specs.SOURCEDIR, usecase="credit_risk")  # validated
     assert op == "CreateProcessingJob"
@@ -168,7 +168,7 @@ def test_the_spec_runs_identically_on_the_local_backend_and_as_a_sagemaker_reque
 def test_baseline_spec_request_validates(analysis):
     args = {"mode": "suggest-baseline", "target": "v3", "dataset_uri": f"{S3_ROOT}/datasets/ds-0123456789ab/",
             "config_uri": f"{S3_ROOT}/monitor/baselines/v3/_staging/monitor_config.json", "input_digest": "abc"}
-    spec = pipeline.monitor_spec(usecase(S3_ROOT), run_key="manual__1", **args)
+    spec = monitoring.monitor_spec(usecase(S3_ROOT), run_key="manual__1", **args)
     assert spec.name.startswith("credit-risk-monitor-baseline-v3-manual-1-")
     assert spec.inputs == {"baseline_dataset_input": args["dataset_uri"], "monitor_config": args["config_uri"]}
     assert spec.environment["AIRSAGE_MONITOR_COMPARISON_METHOD"] == "Robust"

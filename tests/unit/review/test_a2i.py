@@ -1,4 +1,4 @@
-"""Decisions stored as A2I output.json (reference d.2) and read back."""
+"""Decisions stored as A2I output.json (A2I's output-data format) and read back."""
 from __future__ import annotations
 
 import datetime as dt

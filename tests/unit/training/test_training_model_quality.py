@@ -1,4 +1,4 @@
-"""Model Monitor model-quality format (reference b.5): golden values computed by hand."""
+"""Model Monitor model-quality format (SageMaker developer guide: model-quality metrics): golden values computed by hand."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""The JSONPath subset of SageMaker's DataProcessing (reference g; DG batch-transform-data-processing)."""
+"""The JSONPath subset of SageMaker's DataProcessing (SageMaker developer guide: batch-transform data processing)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""TransformConfig validates like CreateTransformJob does (reference g)."""
+"""TransformConfig validates like CreateTransformJob does (SageMaker API reference)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""CSV / JSON Lines through InputFilter -> model -> JoinSource -> OutputFilter (reference g).
+"""CSV / JSON Lines through InputFilter -> model -> JoinSource -> OutputFilter (SageMaker Batch Transform semantics).
 
 Expected outputs are computed by hand from the exact model in conftest (p = x1/8 + x2/16 + code/4)."""
 from __future__ import annotations
