@@ -181,6 +181,11 @@ class MonitorArgs:
     statistics_uri: str | None = None
     constraints_uri: str | None = None
     score_statistics_uri: str | None = None
+    #: bias drift / feature attribution drift (Clarify-based monitors): the version's post-training Clarify
+    #: analysis, the ground truth joined to the partition (label metrics), the model artifact (TreeSHAP)
+    clarify_baseline_uri: str | None = None
+    groundtruth_uri: str | None = None
+    model_uri: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

@@ -107,7 +107,7 @@ def send_alert(uc: UseCase, runs: list[dict[str, Any]], context: Any) -> dict[st
     failure is a ``TransientError`` for the task's retries. Returns ``{"sent": [...], "subject": ...,
     "monitors": [...]}`` (the monitors that alerted: data quality, data / prediction drift, model quality,
     bias drift, feature attribution drift)."""
-    from airsage.lifecycle.monitoring_data import alert_kinds, format_alert
+    from airsage.lifecycle.monitoring_alert import alert_kinds, format_alert
 
     message = format_alert(uc, runs)
     notifiers = build_notifiers(uc, subject=message["subject"], text=message["text"], html=message["html"])

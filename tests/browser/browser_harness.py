@@ -51,7 +51,7 @@ APPROVAL_COMMENT = "Gates passed; bias and AUC reviewed in the browser."
 # After the approval: the champion scores the partition with the transform job on the local backend and the
 # monitor job judges it against the baseline (what `<uc>__batch_transform` and `<uc>__monitor` run, without
 # Airflow's task overhead); `dashboard.rebuild` then writes the dashboard's summaries from what exists (the
-# way an installation that ran before the dashboard gets them). Prints the partition's rows and one inference id.
+# way an installation that ran before the dashboard gets them). Prints the rows, five inference ids, the verdict.
 SCORE = f"""
 import json
 import pyarrow.parquet as pq
@@ -65,12 +65,6 @@ uc = get_usecase({UC!r})
 model = resolve_model(uc, alias="champion")
 job = run_job(uc, transform.transform_spec(uc, model, {PARTITION!r}, "browser-score"), poll_s=0.5)
 report = transform.read_transform_report(job)
-import dataclasses, airsage.lifecycle.monitoring as _m  # H12-TEMP
-_real = _m.MonitorArgs  # H12-TEMP
-class _Loose(_real):  # H12-TEMP
-    def __new__(cls, **kw):  # H12-TEMP
-        return _real(**{{k: v for k, v in kw.items() if k in {{f.name for f in dataclasses.fields(_real)}}}})  # H12-TEMP
-_m.MonitorArgs = _Loose  # H12-TEMP
 monitored = monitor_partition(uc, partition={PARTITION!r}, run_key="browser-monitor")
 rebuilt = dashboard.rebuild(uc)
 with storage.local_copy(report["capture_file"]) as local:
@@ -82,3 +76,8 @@ print(json.dumps({{"version": str(model.version), "rows": report["records_out"],
 
 def passwords(af) -> dict[str, str]:
     return json.loads(Path(af.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
+
+
+def login(ui, airflow, user: str) -> None:
+    """Sign ``user`` in on Airflow's login page with the session's password for them."""
+    ui.login(user, passwords(airflow)[user])

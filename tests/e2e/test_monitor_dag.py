@@ -221,9 +221,10 @@ def test_an_injected_attribution_shift_alerts_through_the_dag(shifted, env):
     assert any(r.startswith("feature attribution drift:") for r in result["reasons"])
     assert "Mean |SHAP| per feature" in (run_dir / "report.html").read_text()
     with airflow_db(env) as db:
-        states = dict(db.execute("SELECT ti.task_id, ti.state FROM task_instance ti JOIN dag_run r ON "
-                                 "r.run_id = ti.run_id AND r.dag_id = ti.dag_id WHERE r.dag_id='credit_risk__monitor' "
-                                 "AND r.run_id LIKE '%2026-12-02%'").fetchall())
+        (last,) = db.execute("SELECT run_id FROM dag_run WHERE dag_id='credit_risk__monitor' ORDER BY id DESC "
+                             "LIMIT 1").fetchone()  # the attribution partition's run is the last one
+        states = dict(db.execute("SELECT task_id, state FROM task_instance WHERE dag_id='credit_risk__monitor' "
+                                 "AND run_id=?", (last,)).fetchall())
     assert states.get("notify_alert") == "success" and states.get("no_alert") == "skipped", states
 
 

@@ -12,12 +12,13 @@ from airsage.errors import ConfigError
 
 
 def analysis_config_for_usecase(uc: Any, *, stage: Literal["pre", "post", "all"] = "all", shap: bool = False,
-                                dataset_type: str = "application/x-parquet") -> dict:
+                                dataset_type: str = "application/x-parquet", subject: str | None = None) -> dict:
     """Clarify's ``analysis_config.json`` for a use case (``airsage.config.UseCase``).
 
     The record id is the join source; the event time and the pass-through columns are excluded from the
     model input (facets among them are still analysed). Post-training bias and SHAP use the model's
-    scores with ``uc.clarify.probability_threshold``.
+    scores with ``uc.clarify.probability_threshold``. ``subject``: what the analysis is of (model version,
+    dataset, run), appended to the report's title so the report says what it belongs to.
     """
     if stage not in ("pre", "post", "all"):
         raise ConfigError(f"unknown stage {stage!r}", key="stage", fix="Use 'pre', 'post' or 'all'.")
@@ -33,7 +34,8 @@ def analysis_config_for_usecase(uc: Any, *, stage: Literal["pre", "post", "all"]
         "probability_threshold": c.probability_threshold,
         "facet": [{"name_or_index": f.name, **({"value_or_threshold": list(f.value_or_threshold)}
                                                if f.value_or_threshold else {})} for f in s.facets],
-        "methods": {"report": {"name": "report", "title": f"{uc.name}: bias and explainability"}},
+        "methods": {"report": {"name": "report", "title": f"{uc.name}: bias and explainability"
+                                                          + (f" — {subject}" if subject else "")}},
     }
     if s.group_variable:
         cfg["group_variable"] = s.group_variable

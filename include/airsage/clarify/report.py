@@ -6,6 +6,8 @@ contributions of a few flagged records (the highest model outputs).
 """
 from __future__ import annotations
 
+import datetime as _dt
+
 import html
 import math
 from typing import Any
@@ -193,6 +195,7 @@ def render_html(analysis: dict, *, title: str = "Analysis Report", local: np.nda
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>"
             f"<h1>{_esc(title)}</h1>"
-            '<p class="note">SageMaker Clarify-compatible analysis produced by Airsage. '
+            '<p class="note">SageMaker Clarify-compatible analysis produced by Airsage on '
+            f"{_esc(_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC'))}. "
             "The machine-readable results are in analysis.json.</p>"
             + "".join(body) + "</body></html>\n")

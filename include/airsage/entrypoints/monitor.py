@@ -6,7 +6,7 @@ Paths (``<opt_ml>`` = ``$AIRSAGE_OPT_ML`` or ``/opt/ml``), as in the prebuilt an
 * analysis input:   ``$dataset_source`` or ``<opt_ml>/processing/input/dataset``; the baseline files
   ``$baseline_statistics`` / ``$baseline_constraints``, else the input channels of those names
   (``<opt_ml>/processing/input/baseline_statistics/statistics.json``, ``.../baseline_constraints/
-  constraints.json``: what ``airsage.lifecycle.monitoring.monitor_spec`` mounts, on the local backend and on
+  constraints.json``: what ``airsage.lifecycle.monitoring_job.monitor_spec`` mounts, on the local backend and on
   SageMaker alike), else Model Monitor's defaults
   ``<opt_ml>/processing/baseline/{statistics/statistics.json,constraints/constraints.json}``
 * score statistics: ``$AIRSAGE_MONITOR_SCORE_STATISTICS``, else the ``score_statistics`` input channel
@@ -69,11 +69,20 @@ supported; the first two are refused (a silent skip would change results).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from airsage.entrypoints import contract
+from airsage.entrypoints.monitor_settings import (  # noqa: F401 - CONFIG_*, config_file_settings: re-exported
+    CONFIG_CHANNEL,
+    CONFIG_FILE,
+    channel_file as _channel_file,
+    config_file_settings,
+    env as _env,
+    json_env as _json_env,
+    read_json_file,
+    usecase as _usecase,
+)
 from airsage.errors import ConfigError, DataValidationError
 
 MODES = ("suggest-baseline", "analyze")
@@ -81,58 +90,7 @@ ANALYSIS_TYPES = ("DATA_QUALITY", "MODEL_QUALITY", "MODEL_BIAS", "MODEL_EXPLAINA
 CHUNK_ROWS = 250_000
 
 
-CONFIG_CHANNEL = "monitor_config"
-CONFIG_FILE = "monitor_config.json"
 COMPARISON_METHODS = ("Robust", "Simple")
-
-
-# =========================================================================== environment
-def _env(name: str, default: str | None = None) -> str | None:
-    """A setting: the environment variable, else the settings file's entry (JSON values re-encoded)."""
-    value = os.environ.get(name)
-    if value not in (None, ""):
-        return value
-    value = config_file_settings().get(name)
-    if value is None or value == "":
-        return default
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _channel_file(channel: str, name: str) -> Path | None:
-    """The file an input channel holds: ``<channel>/<name>``, else its only ``*.json`` file."""
-    d = contract.processing_input(channel)
-    if d.is_file():
-        return d
-    if (d / name).is_file():
-        return d / name
-    files = sorted(p for p in d.glob("*.json") if not p.name.startswith((".", "_"))) if d.is_dir() else []
-    return files[0] if len(files) == 1 else None
-
-
-def config_file_settings() -> dict[str, Any]:
-    """The optional settings file (``monitor_config`` input channel), ``{}`` without one."""
-    path = _channel_file(CONFIG_CHANNEL, CONFIG_FILE)
-    if path is None:
-        return {}
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}", key=CONFIG_CHANNEL,
-                          fix="Write the settings file as a JSON object of AIRSAGE_MONITOR_* names.") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path} holds a {type(doc).__name__}, not a JSON object", key=CONFIG_CHANNEL,
-                          fix='Write {"AIRSAGE_MONITOR_FEATURES": {...}, ...}.')
-    return doc
-
-
-def _json_env(name: str, default: Any = None) -> Any:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} is not valid JSON: {raw[:80]!r}", key=name, fix="Pass a JSON value.") from exc
 
 
 def baseline_paths() -> tuple[Path, Path]:
@@ -186,15 +144,6 @@ def output_dir() -> str:
 
 def dataset_dir() -> Path:
     return Path(_env("dataset_source", str(contract.processing_input("dataset"))))
-
-
-def _usecase():
-    name = _env("AIRSAGE_USECASE")
-    if not name:
-        return None
-    from airsage.config import get_usecase
-
-    return get_usecase(name)
 
 
 def feature_types() -> dict[str, str] | None:
@@ -276,12 +225,6 @@ def _frame(data: Any, columns: list[str] | None = None):
 
     chunks = [c if isinstance(c, pd.DataFrame) else c.to_pandas() for c in _data.iter_chunks(data, columns=columns)]
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=columns or [])
-
-
-def read_json_file(path: Path, what: str, fix: str) -> Any:
-    from airsage.monitor._data import read_json_file as read
-
-    return read(path / "analysis.json" if path.is_dir() else path, what, fix)
 
 
 def _analysis_json(path: Path) -> dict[str, Any]:

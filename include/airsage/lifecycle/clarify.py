@@ -38,8 +38,10 @@ def clarify_plan(uc: UseCase, *, job: JobResult | Mapping[str, Any], dataset: Da
         with tempfile.TemporaryDirectory() as tmp:
             storage.unpack_tar(result.output("output_data"), tmp)
             storage.upload_file(Path(tmp) / "eval_predictions.parquet", eval_uri)
-    pre = analysis_config_for_usecase(uc, stage="pre", shap=False)
-    post = analysis_config_for_usecase(uc, stage="post", shap=True)
+    about = f"dataset {ds.version} (sha256 {(ds.hash or '?')[:12]}), training run {run_key}"
+    pre = analysis_config_for_usecase(uc, stage="pre", shap=False, subject=f"{about}, before training")
+    post = analysis_config_for_usecase(uc, stage="post", shap=True,
+                                       subject=f"the candidate model of {about} (held-out rows)")
     # The mounted model scores the held-out rows (Clarify's predictor, with probability_threshold), so the
     # stored scores are excluded from the model input rather than used as predicted labels.
     post["excluded_columns"] = _excluding(post, "score", "predicted_label")
@@ -72,7 +74,9 @@ def clarify_standalone_plan(uc: UseCase, *, run_key: str, dataset_uri: str, mode
     if stages != "pre" and not model_uri:
         raise ConfigError("post-training bias and SHAP need a model", key="model_version",
                           fix="Name a model version or alias, or choose stages=pre.")
-    cfg = analysis_config_for_usecase(uc, stage=stages, shap=stages != "pre")
+    model = (f"model version {model_version}" if model_version else f"model @{model_alias}") if model_uri else "no model"
+    cfg = analysis_config_for_usecase(uc, stage=stages, shap=stages != "pre",
+                                      subject=f"{model}, dataset {dataset_uri}, run {run_key}")
     cfg["excluded_columns"] = _excluding(cfg, "score", "predicted_label", *LABEL_META, "label_available_at")
     root = layout.clarify_run(uc, run_key)
     cfg_uri = storage.join(root, "input", "config", "analysis_config.json")

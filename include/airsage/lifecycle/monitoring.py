@@ -41,30 +41,31 @@ from types import SimpleNamespace
 from typing import Any
 
 from airsage import layout, storage
-from airsage.compute.base import JobSpec, job_name
 from airsage.config import UseCase
 from airsage.contracts import BaselinePlan, JobResult, MonitorArgs, PartitionPlan
-from airsage.errors import ConfigError, DataValidationError
+from airsage.errors import DataValidationError
 from airsage.lifecycle import common
-from airsage.lifecycle.monitoring_data import (
-    BASELINE_META_FILE,
+from airsage.lifecycle.monitoring_clarify import (
     CLARIFY_BASELINE_CHANNEL,
     CLARIFY_INPUTS_FILE,
     GROUNDTRUTH_CHANNEL,
-    MODEL_CHANNEL,
+    bias_bounds,
+    bias_violation_text,
+    clarify_inputs,
+    clarify_results,
+    facet_lookup,
+    run_summaries,
+    stage_ground_truth,
+)
+from airsage.lifecycle.monitoring_data import (
+    BASELINE_META_FILE,
     CONSTRAINTS_FILE,
     FEATURE_IMPORTANCE_FILE,
     REPORT_FILE,
     RUN_FILE,
-    SCORE,
     SCORE_STATISTICS_FILE,
     STATISTICS_FILE,
     VIOLATIONS_FILE,
-    bias_bounds,
-    clarify_inputs,
-    clarify_results,
-    drift_thresholds,
-    facet_lookup,
     feature_types,
     headline_metrics,
     importance_weights,
@@ -76,144 +77,25 @@ from airsage.lifecycle.monitoring_data import (
     score_and_quality_baseline,
     select_capture,
     stage_capture,
-    stage_ground_truth,
     training_outputs,
-    unjudged_columns,
+)
+from airsage.lifecycle.monitoring_job import (  # noqa: F401 - monitor_spec / job_environment: the job's public home
+    BASELINE_CHANNELS,
+    CONFIG_CHANNEL,
+    META_FILE,
+    MONITOR_CONFIG_FILE,
+    MONITOR_MODES,
+    STAGING_DIR,
+    digest,
+    job_environment,
+    job_output,
+    monitor_spec,
+    run_job,
+    run_output_uri,
+    s3_prefix,
 )
 
 log = logging.getLogger("airsage.monitoring")
-
-# =========================================================================== the monitor job
-# Both halves of monitoring run as one compute job, ``python -m airsage.entrypoints.monitor`` (Model
-# Monitor's processing contract), on the backend ``compute.monitor.backend`` names: a plan writes the
-# job's inputs, ``monitor_spec`` turns the plan's ``job`` entry (``MonitorArgs``) into a JobSpec (the DAGs
-# run it through RunJobOperator, the conveniences below through ``common.run_job``), and a finish step
-# combines the job's output with what only the caller knows (scores, labels, history) and publishes.
-MONITOR_MODES = ("suggest-baseline", "analyze")
-STAGING_DIR = "_staging"          # inside the directory the finish publishes: replaced with it
-CONFIG_CHANNEL = "monitor_config"
-MONITOR_CONFIG_FILE = "monitor_config.json"   # the entrypoint's settings file (monitor_config channel)
-# every job input is a staged directory (one channel each): the same on SageMaker (an S3 prefix) and
-# under the local backend (copied or linked), whatever the data root
-BASELINE_CHANNELS = {"statistics_uri": ("baseline_statistics", STATISTICS_FILE),
-                     "constraints_uri": ("baseline_constraints", CONSTRAINTS_FILE),
-                     "score_statistics_uri": ("score_statistics", SCORE_STATISTICS_FILE)}
-META_FILE = "meta.parquet"        # the judged rows' ids, capture times, scores, predicted labels
-
-
-def run_output_uri(uc: UseCase, partition: dt.date | str, run_key: str) -> str:
-    """Where one monitoring run is published (the run key made path-safe)."""
-    from airsage.monitor.history import safe_key
-
-    return layout.monitor_run(uc, partition, safe_key(run_key))
-
-
-def monitor_spec(uc: UseCase, *, run_key: str, mode: str, target: str, dataset_uri: str, config_uri: str,
-                 input_digest: str, statistics_uri: str | None = None, constraints_uri: str | None = None,
-                 score_statistics_uri: str | None = None, clarify_baseline_uri: str | None = None,
-                 model_uri: str | None = None, groundtruth_uri: str | None = None) -> JobSpec:
-    """A Model Monitor processing job: ``python -m airsage.entrypoints.monitor`` (the arguments are the
-    ``job`` entry of ``plan_baseline`` / ``plan_partition``, i.e. ``MonitorArgs``).
-
-    Inputs are processing channels, each a directory the plan staged (``/opt/ml/processing/input/<channel>``
-    on SageMaker, the same layout under the local backend): ``baseline_dataset_input`` (suggest-baseline)
-    or ``dataset`` + ``baseline_statistics`` + ``baseline_constraints`` (+ ``score_statistics``)
-    (analyze), and ``monitor_config`` (the settings file: feature types, SHAP weights, the bias
-    configuration and bounds). For the Clarify-based monitors (analyze): ``clarify_baseline`` (the
-    version's Clarify ``analysis.json``), ``model`` (its ``model.tar.gz``: attribution drift) and
-    ``groundtruth`` (labels of the judged rows: the label-based bias metrics). The environment
-    carries the small settings (mode, thresholds). The output goes to ``monitor/jobs/<job name>/`` and is
-    kept (a retried or re-run task reattaches to the finished job and finds it). The name holds the target
-    (``v<version>`` or the partition), the run key and a digest of the inputs and settings: unique per
-    run, per mapped partition and per input content (SageMaker never reuses a job name).
-    """
-    import hashlib
-
-    if mode not in MONITOR_MODES:
-        raise ConfigError(f"unknown monitor mode {mode!r}", key="mode", fix=f"Use one of {MONITOR_MODES}.")
-    if mode == "suggest-baseline":
-        inputs = {"baseline_dataset_input": dataset_uri, "monitor_config": config_uri}
-    else:
-        if not (statistics_uri and constraints_uri):
-            raise ConfigError("an analyze job needs the baseline's statistics.json and constraints.json",
-                              key="statistics_uri", fix="Plan it with airsage.lifecycle.monitoring.plan_partition.")
-        inputs = {"dataset": dataset_uri, "baseline_statistics": statistics_uri,
-                  "baseline_constraints": constraints_uri, "monitor_config": config_uri}
-        if score_statistics_uri:
-            inputs["score_statistics"] = score_statistics_uri
-        for channel, uri in ((CLARIFY_BASELINE_CHANNEL, clarify_baseline_uri), (MODEL_CHANNEL, model_uri),
-                             (GROUNDTRUTH_CHANNEL, groundtruth_uri)):
-            if uri:
-                inputs[channel] = uri
-    env = job_environment(uc, mode, with_score=bool(score_statistics_uri), clarify=bool(clarify_baseline_uri))
-    digest = hashlib.sha256(json.dumps({"inputs": inputs, "environment": env, "input_digest": input_digest},
-                                       sort_keys=True).encode()).hexdigest()[:8]
-    short = "baseline" if mode == "suggest-baseline" else "analyze"
-    name = job_name(uc.name, "monitor", short, target, run_key, digest)
-    return JobSpec(kind="monitor", name=name, entrypoint="airsage.entrypoints.monitor", inputs=inputs,
-                   output_uri=layout.monitor_job_output(uc, name), environment=env,
-                   parameters={"mode": mode, "dataset_format": {"parquet": {}}},
-                   resources=common.resources(uc, "monitor"),
-                   tags={"usecase": uc.name, "monitor_mode": mode, "target": str(target)})
-
-
-def job_environment(uc: UseCase, mode: str, *, with_score: bool = False, clarify: bool = False) -> dict[str, str]:
-    """The monitor entrypoint's environment for a job of this use case (each value well under
-    SageMaker's 256 characters; larger settings travel in the ``monitor_config`` input file).
-    ``clarify``: the job also runs the Clarify-based monitors (the staged rows then carry ids, capture
-    times and facets, which data quality leaves out)."""
-    env = {"AIRSAGE_MONITOR_MODE": mode, "analysis_type": "DATA_QUALITY", "dataset_format": '{"parquet":{}}'}
-    m = uc.monitor
-    if mode == "suggest-baseline":
-        env.update({"AIRSAGE_MONITOR_COMPARISON_METHOD": m.comparison_method,
-                    "AIRSAGE_MONITOR_COMPARISON_THRESHOLD": repr(float(m.comparison_threshold))})
-    else:
-        th = drift_thresholds(uc)
-        # the staged dataset holds exactly what is judged (+ what only the Clarify-based monitors read)
-        env.update({"AIRSAGE_MONITOR_EXCLUDE": json.dumps(unjudged_columns(uc) if clarify else [],
-                                                          separators=(",", ":")),
-                    "AIRSAGE_MONITOR_THRESHOLDS": json.dumps(
-                        {k: getattr(th, k) for k in ("psi_threshold", "js_threshold", "wasserstein_threshold",
-                                                     "drifted_share_alert", "min_rows")}, separators=(",", ":"))})
-        if with_score:
-            env["AIRSAGE_MONITOR_SCORE_COLUMN"] = SCORE
-        if clarify:
-            start_h, end_h = m.ground_truth_offset_hours
-            env.update({"AIRSAGE_MONITOR_GROUND_TRUTH_OFFSETS": f"{float(start_h)!r},{float(end_h)!r}",
-                        "AIRSAGE_MONITOR_CLARIFY_MONITORS": "auto"})  # the plan mounted only what is wanted
-    return env
-
-
-def _run_job(uc: UseCase, args: MonitorArgs | Mapping[str, Any], run_key: str) -> JobResult:
-    """Run one monitor job on the use case's backend and wait: what RunJobOperator does, without Airflow."""
-    a = args.to_dict() if isinstance(args, MonitorArgs) else dict(args)
-    return common.run_job(uc, monitor_spec(uc, run_key=run_key, **a), poll_s=0.5)
-
-
-def _job_output(job: JobResult | Mapping[str, Any]) -> str:
-    result = job if isinstance(job, JobResult) else JobResult.from_dict({"outputs": {}, **job})
-    out = result.outputs.get("output")
-    if not out:
-        raise DataValidationError(result.job_name or "monitor job", ["the job result names no output"],
-                                  fix="Pass the result of the monitor job (RunJobOperator's return value).")
-    return str(out)
-
-
-def _digest(*parts: Any, files: list[Path] = ()) -> str:
-    import hashlib
-
-    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
-    for f in files:
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
-
-
-def _s3_prefix(uri: str) -> str:
-    """A directory input: on S3 with a trailing slash, so that the S3Prefix names this directory only."""
-    return uri.rstrip("/") + "/" if storage.is_s3(uri) else uri
-
 
 # =========================================================================== baseline per version
 def plan_baseline(
@@ -253,8 +135,8 @@ def plan_baseline(
     with storage.atomic_dir(storage.join(target, STAGING_DIR)) as stage:  # replaced with the baseline
         (stage / CONFIG_CHANNEL).mkdir()
         (stage / CONFIG_CHANNEL / MONITOR_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    job = MonitorArgs(mode="suggest-baseline", target=f"v{version}", dataset_uri=_s3_prefix(data_uri),
-                      config_uri=_s3_prefix(config_dir), input_digest=_digest(data_uri, config))
+    job = MonitorArgs(mode="suggest-baseline", target=f"v{version}", dataset_uri=s3_prefix(data_uri),
+                      config_uri=s3_prefix(config_dir), input_digest=digest(data_uri, config))
     return BaselinePlan(needed=True, version=version, baseline_uri=target, dataset_uri=data_uri,
                         eval_predictions_uri=eval_predictions_uri, output_data_uri=output_data_uri, run_key=run_key,
                         clarify_analysis_uri=clarify_analysis_uri, job=job).to_dict()
@@ -267,7 +149,7 @@ def finish_baseline(uc: UseCase, plan: BaselinePlan | Mapping[str, Any],
     p = plan if isinstance(plan, BaselinePlan) else BaselinePlan.from_dict(plan)
     if not p.needed:
         return dict(p.result or {})
-    out = _job_output(job)
+    out = job_output(job)
     version, target, data_uri = p.version, p.baseline_uri, p.dataset_uri
     statistics = storage.read_json(storage.join(out, STATISTICS_FILE))
     constraints = storage.read_json(storage.join(out, CONSTRAINTS_FILE))
@@ -341,7 +223,7 @@ def suggest_baseline_for_version(
                          clarify_analysis_uri=clarify_analysis_uri, overwrite=overwrite)
     if not plan["needed"]:
         return plan["result"]
-    job = _run_job(uc, plan["job"], job_run_key or plan.get("run_key") or "cli")
+    job = run_job(uc, plan["job"], job_run_key or plan.get("run_key") or "cli")
     return finish_baseline(uc, plan, job)
 
 
@@ -425,18 +307,18 @@ def plan_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
                                                                     stage / GROUNDTRUTH_CHANNEL)
             (stage / CLARIFY_INPUTS_FILE).write_text(json.dumps(found, indent=2) + "\n")
             staged = sorted(p for p in stage.rglob("*") if p.is_file() and p.name != META_FILE)
-            digest = _digest(version, base, found["model_uri"], found["model_sha256"],
+            input_digest = digest(version, base, found["model_uri"], found["model_sha256"],
                              [p.relative_to(stage).as_posix() for p in staged], files=staged)
     clarify = {}
     if runs:
-        clarify["clarify_baseline_uri"] = _s3_prefix(storage.join(staging, CLARIFY_BASELINE_CHANNEL))
+        clarify["clarify_baseline_uri"] = s3_prefix(storage.join(staging, CLARIFY_BASELINE_CHANNEL))
         if found.get("ground_truth_rows"):
-            clarify["groundtruth_uri"] = _s3_prefix(storage.join(staging, GROUNDTRUTH_CHANNEL))
+            clarify["groundtruth_uri"] = s3_prefix(storage.join(staging, GROUNDTRUTH_CHANNEL))
         if found["model_uri"]:
             clarify["model_uri"] = found["model_uri"]  # the artifact itself: an S3 object (or a local file)
-    job = MonitorArgs(mode="analyze", target=str(day), dataset_uri=_s3_prefix(storage.join(staging, "dataset")),
-                      config_uri=_s3_prefix(storage.join(staging, CONFIG_CHANNEL)), input_digest=digest,
-                      **{k: _s3_prefix(storage.join(staging, ch)) for k, (ch, _) in channels.items()}, **clarify)
+    job = MonitorArgs(mode="analyze", target=str(day), dataset_uri=s3_prefix(storage.join(staging, "dataset")),
+                      config_uri=s3_prefix(storage.join(staging, CONFIG_CHANNEL)), input_digest=input_digest,
+                      **{k: s3_prefix(storage.join(staging, ch)) for k, (ch, _) in channels.items()}, **clarify)
     return PartitionPlan(partition=str(day), model_version=version, run_key=run_key, baseline_uri=base,
                          output_uri=out_uri, meta_uri=storage.join(staging, META_FILE), weights=weights_from,
                          item_count=rows, capture_files=tuple(f for f, _ in capture["files"]),
@@ -459,7 +341,7 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
 
     p = plan if isinstance(plan, PartitionPlan) else PartitionPlan.from_dict(plan)
     result = job if isinstance(job, JobResult) else JobResult.from_dict({"outputs": {}, **job})
-    job_out = _job_output(result)
+    job_out = job_output(result)
     data = DataMonitorReport.read(job_out)
     day, version, run_key = common.partition_for(p.partition), p.model_version, p.run_key
     base, out_uri, weights_from = p.baseline_uri, p.output_uri, p.weights
@@ -485,7 +367,7 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
         "drifted_share": round(data.drift.drifted_share, 6),
         "prediction_drift": bool(data.drift.prediction and data.drift.prediction.drifted),
         "model_quality": quality["status"], "ground_truth_rows": quality.get("rows", 0),
-        **_clarify_summaries(clarify, found),
+        **run_summaries(clarify, found),
         "item_count": data.quality.item_count, "partition": str(day), "model_version": version,
         "run_key": run_key, "weights": weights_from, "baseline_uri": base, "output_uri": out_uri,
         "report_uri": report_uri,
@@ -549,39 +431,6 @@ def _dataset_name(uri: str | None) -> str | None:
     return str(uri).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if uri else None
 
 
-def _clarify_summaries(clarify: dict[str, dict[str, Any]], found: Mapping[str, Any]) -> dict[str, Any]:
-    """``bias_drift`` / ``feature_attribution_drift`` entries of the run summary (XCom-sized): the result,
-    or ``{"status": "not_run", "reason": ...}``."""
-    from airsage.monitor.clarify_monitors import ATTRIBUTION_DIR, BIAS_DIR
-
-    out: dict[str, Any] = {}
-    skipped = found.get("skipped") or {}
-    for kind, monitor in ((BIAS_DIR, "bias"), (ATTRIBUTION_DIR, "attribution")):
-        r = clarify.get(kind)
-        if r is None:
-            reason = skipped.get(monitor) or ("turned off (AIRSAGE_MONITOR_CLARIFY_MONITORS)"
-                                              if found and monitor not in (found.get("wanted") or []) else
-                                              "the monitor job did not run it")
-            out[kind] = {"status": "not_run", "reason": reason}
-            continue
-        entry = {"status": "violations" if r["alert"] else "ok", "alert": r["alert"], "n_violations": r["n_violations"]}
-        if kind == BIAS_DIR:
-            entry.update(rows=r.get("rows"), labelled_rows=r.get("labelled_rows"), compared=r.get("compared"),
-                         violations=[_bias_violation_text(m) for m in r.get("metrics", []) if m["violation"]][:10])
-        else:
-            entry.update(ndcg=r.get("ndcg"), threshold=r.get("threshold"), top_features=r.get("top_features"),
-                         baseline_top_features=sorted(r.get("baseline") or {},
-                                                      key=lambda k: -abs(r["baseline"][k]))[:5])
-        out[kind] = entry
-    return out
-
-
-def _bias_violation_text(m: Mapping[str, Any]) -> str:
-    base = "-" if m.get("baseline") is None else f"{m['baseline']:.3g}"
-    return (f"{m['metric']} {m['facet']}={m['facet_value']}: {m['value']:.3g} (baseline {base}, "
-            f"allowed |value - {m['ideal']:g}| <= {m['limit']:.3g})")
-
-
 def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
                       model_version: str | int | None = None) -> dict[str, Any]:
     """Monitor the captured data of one scored partition against its model version's baseline.
@@ -593,7 +442,7 @@ def monitor_partition(uc: UseCase, *, partition: str | dt.date, run_key: str,
     ``<uc>__monitor`` DAG's three steps in one call. Returns the run's summary.
     """
     plan = plan_partition(uc, partition=partition, run_key=run_key, model_version=model_version)
-    return finish_partition(uc, plan, _run_job(uc, plan["job"], run_key))
+    return finish_partition(uc, plan, run_job(uc, plan["job"], run_key))
 
 
 def _verdict(data, quality: dict[str, Any], clarify: Mapping[str, Mapping[str, Any]] | None = None
@@ -618,7 +467,7 @@ def _verdict(data, quality: dict[str, Any], clarify: Mapping[str, Mapping[str, A
         reasons.append(f"model quality: {v['description']}")
     bias = (clarify or {}).get(BIAS_DIR)
     if bias and bias["alert"]:
-        bad = [_bias_violation_text(m) for m in bias.get("metrics", []) if m["violation"]]
+        bad = [bias_violation_text(m) for m in bias.get("metrics", []) if m["violation"]]
         reasons.append(f"bias drift: {bias['n_violations']} bias_drift_check violation(s): "
                        + "; ".join(bad[:4]) + (" ..." if len(bad) > 4 else ""))
     attribution = (clarify or {}).get(ATTRIBUTION_DIR)

@@ -108,7 +108,11 @@ def finish_transform(uc: UseCase, job: JobResult | Mapping[str, Any],
                                                     and not outputs.get("report"))
     if not on_sagemaker:
         report = read_transform_report(result)
-        report = {**report, "report_uri": outputs.get("report")} if report else report
+        if report:  # published beside the SageMaker jobs' reports, where the dashboard and reruns find it
+            args = plan if isinstance(plan, TransformArgs) else TransformArgs.from_dict(plan)
+            name = result.job_name or f"{uc.name}-transform-{partition_for(args.partition)}"
+            uri = storage.write_json(layout.transform_report(uc, partition_for(args.partition), name), report)
+            report = {**report, "report_uri": uri, "job_report_uri": outputs.get("report")}
         _record_partition(uc, report, plan)
         return report
     from airsage.transform.sagemaker_capture import import_sagemaker_capture, report_from_outputs

@@ -25,6 +25,8 @@ from airsage.monitor.model_quality import binary_classification_metrics, suggest
 from airsage import layout
 from airsage.lifecycle import monitoring as mon
 from airsage.lifecycle import monitoring_adhoc as adhoc
+from airsage.lifecycle import monitoring_alert as alerts
+from airsage.lifecycle import monitoring_clarify as mclarify
 from airsage.lifecycle import monitoring_data as mdata
 
 PARTITION = dt.date(2026, 11, 21)
@@ -365,7 +367,7 @@ def test_alert_text_names_partitions_reasons_and_report(tmp_path):
     runs = [{"alert": True, "partition": "2026-11-21", "model_version": "3", "item_count": 10,
              "reasons": ["data drift: <income>"], "report_uri": "/r/report.html"},
             {"alert": False, "partition": "2026-11-20", "model_version": "3", "reasons": []}]
-    msg = mdata.format_alert(uc, runs)
+    msg = alerts.format_alert(uc, runs)
     assert msg["subject"] == "[airsage] credit_risk: monitoring alert for 2026-11-21 (v3)"
     assert "data drift: <income>" in msg["text"] and "/r/report.html" in msg["text"]
     assert "credit_risk__train DAG is triggered" in msg["text"]
@@ -556,7 +558,7 @@ def clarify_uc(tmp_path, training, clarified, monkeypatch, *, bounds=None):
     analysis = Path(layout.clarify_analysis(uc, "train-run-1"))
     analysis.parent.mkdir(parents=True)
     analysis.write_text(json.dumps(clarified["analysis"]))
-    monkeypatch.setattr(mdata, "_version_tags", lambda uc, v: {rt.TAG_MODEL_ARTIFACT: clarified["artifact"]})
+    monkeypatch.setattr(mclarify, "_version_tags", lambda uc, v: {rt.TAG_MODEL_ARTIFACT: clarified["artifact"]})
     if bounds is not None:
         monkeypatch.setenv("AIRSAGE_MONITOR_BIAS_BOUNDS", json.dumps(bounds))
     return uc
@@ -587,7 +589,7 @@ def test_nightly_run_writes_bias_and_attribution_drift_with_facets_joined(tmp_pa
     assert spec.inputs["model"] == clarified["artifact"] and "clarify_baseline" in spec.inputs
     assert "groundtruth" not in spec.inputs  # no label arrived yet
     assert json.loads(spec.environment["AIRSAGE_MONITOR_EXCLUDE"]) == ["inference_id", "captured_at", "sex", "age_group"]
-    out = mon.finish_partition(uc, plan, mon._run_job(uc, job, "r1"))
+    out = mon.finish_partition(uc, plan, mon.run_job(uc, job, "r1"))
     run = Path(out["output_uri"])
     for kind in ("bias_drift", "feature_attribution_drift"):
         assert {"analysis.json", "constraint_violations.json"} <= {p.name for p in (run / kind).iterdir()}
@@ -616,7 +618,7 @@ def test_a_fairness_regression_raises_bias_drift_and_names_it_in_the_alert(tmp_p
     out = mon.monitor_partition(uc, partition="2026-11-21", run_key="r1")
     assert out["alert"] is True and out["bias_drift"]["alert"] is True
     assert any(v.startswith("DPPL sex=female") for v in out["bias_drift"]["violations"])
-    msg = mdata.format_alert(uc, [out])
+    msg = alerts.format_alert(uc, [out])
     assert msg["subject"].endswith("bias drift") or "bias drift" in msg["subject"]
     assert "bias drift:" in msg["text"] and "feature attribution drift: NDCG" in msg["text"]
 
@@ -628,7 +630,7 @@ def test_ground_truth_is_staged_for_the_label_metrics(tmp_path, training, clarif
     plan = mon.plan_partition(uc, partition="2026-11-21", run_key="r1")
     labels = pd.read_parquet(plan["job"]["groundtruth_uri"])
     assert len(labels) == 700 and set(labels.columns) == {"inference_id", "ground_truth", "labeled_at"}
-    out = mon.finish_partition(uc, plan, mon._run_job(uc, plan["job"], "r1"))
+    out = mon.finish_partition(uc, plan, mon.run_job(uc, plan["job"], "r1"))
     assert out["bias_drift"]["labelled_rows"] == 700 and out["bias_drift"]["rows"] == SCORE_ROWS
     analysis = json.loads((Path(out["output_uri"]) / "bias_drift" / "analysis.json").read_text())
     names = {m["name"] for m in analysis["post_training_bias_metrics"]["facets"]["sex"][0]["metrics"]}

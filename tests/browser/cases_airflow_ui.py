@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_services import ApiError, run_python
-from browser_harness import APPROVAL_COMMENT, APPROVE, ASK, UC, passwords
+from browser_harness import login, APPROVAL_COMMENT, APPROVE, ASK, UC, passwords
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -31,9 +31,6 @@ print(json.dumps({{"events": reg.audit_events({UC!r}), "status": str(v.status), 
                   "aliases": list(v.aliases)}}, default=str))
 """
 
-
-def login(ui, airflow, user: str) -> None:
-    ui.login(user, passwords(airflow)[user])
 
 
 def runs(airflow, dag_id: str) -> dict[str, dict]:

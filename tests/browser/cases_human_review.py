@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from airflow_services import ApiError, wait_for
-from browser_harness import PARTITION, REVIEW, REVIEW_TASK, UC, passwords
+from browser_harness import login, PARTITION, REVIEW, REVIEW_TASK, UC, passwords
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -88,9 +88,6 @@ def night(driver, airflow, scored) -> Night:
     print(f"\nreview run {outcome.run_id}: {len(pending)} tasks waiting after {time.monotonic() - t0:.0f} s")
     return Night(outcome.run_id, pending, routed, predictions, airflow.home / "data" / UC / "review" / "a2i")
 
-
-def login(ui, airflow, user: str) -> None:
-    ui.login(user, passwords(airflow)[user])
 
 
 def still_waiting(airflow, night: Night, i: int) -> bool:

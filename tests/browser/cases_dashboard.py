@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 from selenium.webdriver.common.by import By
 
-from browser_harness import APPROVAL_COMMENT, PARTITION, UC, passwords
+from browser_harness import login, APPROVAL_COMMENT, PARTITION, UC, passwords
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -29,9 +29,6 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):  # a redirect is an answer to check, not to follow
         return None
 
-
-def login(ui, airflow, user: str) -> None:
-    ui.login(user, passwords(airflow)[user])
 
 
 @pytest.fixture
@@ -102,9 +99,6 @@ def test_the_version_page_shows_its_card_clarify_report_and_verified_audit_trail
     assert "Post-training bias" in report and "SHAP" in report
 
 
-@pytest.mark.xfail(strict=True, reason="product gap (issue 15, 'every report says which use case, model version, "
-                                        "dataset, run and date it belongs to'): the Clarify report names only the "
-                                        "use case")
 def test_the_clarify_report_names_its_version_dataset_and_run(ui, airflow, scored, dashboard):
     dashboard.follow(f"#uc-{UC}-champion-link", VERSION_PAGE, "the version page")
     dataset = dashboard.text("#lineage").split("dataset version", 1)[1].split()[0]
