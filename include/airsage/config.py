@@ -416,7 +416,7 @@ NotifierName = Literal["log", "email", "slack", "sns"]
 
 
 class MonitorSpec(Frozen):
-    """Model monitoring (``airsage.steps.monitoring``, the ``<uc>__monitor`` DAG; README: Monitoring).
+    """Model monitoring (``airsage.lifecycle.monitoring``, the ``<uc>__monitor`` DAG; README: Monitoring).
 
     * Model Monitor checks: ``comparison_method`` / ``comparison_threshold`` are written into the
       version's ``constraints.json`` when its baseline is suggested; that file then rules (edit it, or

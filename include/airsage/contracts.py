@@ -94,7 +94,10 @@ class ServingModel:
                    serving_tags={k: str(tags[k]) for k in cls.SERVING_TAGS if tags.get(k) not in (None, "")})
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "serving_tags": dict(self.serving_tags)}
+        d = {**dataclasses.asdict(self), "serving_tags": dict(self.serving_tags)}
+        if not d["serving_tags"]:  # Airsage's own versions: the XCom keeps its established keys
+            d.pop("serving_tags")
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ServingModel":

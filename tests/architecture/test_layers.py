@@ -1,4 +1,4 @@
-"""The layer table of STYLE.md and the README, enforced by reading imports with ``ast``.
+"""The layer table of the README (Architecture), enforced by reading imports with ``ast``.
 
 Every ``import`` counts, also those inside functions (a lazy import is still a dependency). Ranks, lowest
 first; a module may import modules of its own rank or lower, never higher:

@@ -644,7 +644,7 @@ def _monitor_inputs_env(spec: JobSpec) -> tuple[list[dict], dict[str, str]]:
     env = {"dataset_format": json.dumps(_dataset_format(p)), "dataset_source": dataset_path,
            "output_path": PROCESSING_OUTPUT,
            "publish_cloudwatch_metrics": str(p.get("publish_cloudwatch_metrics", "Disabled"))}
-    # each baseline input is the file itself or a folder holding it (what steps.monitoring stages)
+    # each baseline input is the file itself or a folder holding it (what lifecycle.monitoring stages)
     if "baseline_constraints" in given:
         uri = given["baseline_constraints"]
         inputs.append(_processing_input("constraints", uri, MONITOR_CONSTRAINTS_PATH))

@@ -19,8 +19,9 @@ Knobs:
 * ``attribution_shift`` (default 0, off): a different feature starts driving the label: the spread of
   ``credit_score`` (the example model's strongest input) shrinks by ``90 % * attribution_shift`` and its
   weight in the label by ``attribution_shift``, while ``num_inquiries_6m`` grows (Poisson mean
-  ``1.2 + 6 * attribution_shift``) and weighs ``0.15 + 0.6 * attribution_shift``; a fixed model's
-  attributions then rank the features differently (feature-attribution drift).
+  ``1.2 + 6 * attribution_shift``) and weighs ``0.15 + 0.6 * attribution_shift``, and the payment burden
+  (``payment_to_income``) grows by ``200 % * attribution_shift``; a fixed model's attributions then rank
+  the features differently (feature-attribution drift).
 The knobs change no random draw: with them at 0 the data is identical to the data without them.
 """
 from __future__ import annotations
@@ -116,7 +117,7 @@ def generate(
     mortgage_balance = np.where(cats["housing_status"] == "mortgage", rng.lognormal(12, 0.5, n), 0.0)
     monthly_rate = interest_rate / 12
     installment_amount = loan_amount * monthly_rate / (1 - (1 + monthly_rate) ** (-loan_term_months))
-    payment_to_income = installment_amount * 12 / income
+    payment_to_income = installment_amount * 12 / income * (1 + 2 * at)  # grows with attribution_shift
     num_credit_cards = rng.poisson(2.5, n)
     avg_card_limit = np.round(rng.lognormal(8.5, 0.6, n), 2)
     max_days_past_due_24m = np.where(num_delinquencies_2y > 0, rng.choice([30, 60, 90, 120], n), 0)

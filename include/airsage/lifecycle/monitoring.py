@@ -356,6 +356,11 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
     found = read_optional(staging, CLARIFY_INPUTS_FILE) or {}
     clarify = clarify_results(job_out, storage.join(staging, CLARIFY_BASELINE_CHANNEL, "analysis.json"))
     alert, reasons = _verdict(data, quality, clarify)
+    integrity = registry_findings(uc)
+    if integrity:  # an approval or alias changed outside Airsage: the audit log does not back what is served
+        alert = True
+        reasons.append(f"registry integrity: {len(integrity)} finding(s) (airsage registry verify): "
+                       + "; ".join(integrity[:3]) + (" ..." if len(integrity) > 3 else ""))
     report_uri = storage.join(out_uri, REPORT_FILE)
     summary = {
         "alert": alert, "reasons": reasons,
@@ -370,7 +375,7 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
         **run_summaries(clarify, found),
         "item_count": data.quality.item_count, "partition": str(day), "model_version": version,
         "run_key": run_key, "weights": weights_from, "baseline_uri": base, "output_uri": out_uri,
-        "report_uri": report_uri,
+        "report_uri": report_uri, "registry_findings": integrity,
     }
     root = uc.data_root()
     bias, attribution = clarify.get(BIAS_DIR), clarify.get(ATTRIBUTION_DIR)
@@ -423,7 +428,22 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
         (stage / RUN_FILE).write_text(json.dumps(run_doc, indent=2, default=str) + "\n")
         (stage / REPORT_FILE).write_text(page, encoding="utf-8")
     log.info("monitoring %s %s v%s: %s", uc.name, day, version, "ALERT: " + "; ".join(reasons) if alert else "ok")
+    from airsage import dashboard
+
+    dashboard.safe_record(dashboard.record_monitor_run, uc, summary, partition=str(day))
     return summary
+
+
+def registry_findings(uc: UseCase, *, registry=None) -> list[str]:
+    """What ``airsage registry verify`` finds for the use case's model (tampered audit chain, an approval or
+    alias not backed by the log); [] when all is backed. A failure to check is itself reported."""
+    from airsage.registry import verify
+
+    try:
+        report = verify(uc, registry=registry)
+    except Exception as exc:  # noqa: BLE001 - monitoring reports it; it never hides the data verdict
+        return [f"the registry could not be verified: {exc}"]
+    return [] if report.ok else [str(f) for f in report.findings]
 
 
 def _dataset_name(uri: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Batch transform with SageMaker Batch Transform semantics (reference g), run locally or on S3 data.
+"""Batch transform with SageMaker Batch Transform semantics (the CreateTransformJob API), run locally or on S3 data.
 
 Public API (imported lazily, so ``import airsage.transform`` stays cheap)::
 

@@ -1,6 +1,6 @@
 """``TransformConfig``: one batch transform's settings, validated the way SageMaker validates them.
 
-The field names follow ``CreateTransformJob`` (reference g): ``ContentType``/``SplitType`` of
+The field names follow ``CreateTransformJob`` (SageMaker API reference): ``ContentType``/``SplitType`` of
 ``TransformInput``, ``BatchStrategy``, ``MaxPayloadInMB``, ``Accept``/``AssembleWith`` of
 ``TransformOutput`` and ``DataProcessing`` (``InputFilter``, ``JoinSource``, ``OutputFilter``).
 ``to_sagemaker()`` gives those request fragments back, so the SageMaker backend and the local engine

@@ -1,4 +1,4 @@
-"""statistics.json / constraints.json layout and content (Model Monitor DG b.2, b.3)."""
+"""statistics.json / constraints.json layout and content (Model Monitor developer guide: statistics and constraints)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The six Model Monitor data-quality checks, both comparison methods (DG b.4)."""
+"""The six Model Monitor data-quality checks, both comparison methods (Model Monitor developer guide: violations)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""``python -m airsage.entrypoints.monitor`` under the Model Monitor processing contract (b.1)."""
+"""``python -m airsage.entrypoints.monitor`` under the Model Monitor processing contract (bring-your-own-container inputs)."""
 from __future__ import annotations
 
 import json

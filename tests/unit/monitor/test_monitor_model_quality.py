@@ -1,4 +1,4 @@
-"""Model-quality metrics (DG b.5): the DG's hand example, scikit-learn golden values, constraints,
+"""Model-quality metrics (Model Monitor developer guide: model-quality metrics): the guide's hand example, scikit-learn golden values, constraints,
 violations and the delayed ground-truth join."""
 from __future__ import annotations
 

@@ -180,6 +180,20 @@ def test_an_approval_through_airsage_repairs_what_verify_found(reg, uc, three):
     assert verify(uc, registry=reg).ok and reg.resolve(f"models:/{name}@champion").version == v1
 
 
+def test_nightly_monitoring_reports_an_outside_change_as_a_finding(reg, uc, three):
+    """The monitor DAG's verdict includes ``registry verify``'s findings (an alert names the change)."""
+    from mlflow import MlflowClient
+
+    from airsage.lifecycle.monitoring import registry_findings
+
+    name, (v1, v2, _) = three
+    reg.approve(name, v1, approver="approver", comment="ok")
+    assert registry_findings(uc, registry=reg) == []
+    MlflowClient(tracking_uri=reg.tracking_uri).set_model_version_tag(name, v2, "approval_status", "Approved")
+    findings = registry_findings(uc, registry=reg)
+    assert len(findings) == 1 and f"version {v2} is Approved in MLflow" in findings[0]
+
+
 # ---------------------------------------------------------------------- four eyes
 def test_the_person_who_trained_a_version_may_not_approve_it(reg, uc, register):
     v = register(uc, "run-4eyes", trained_by="alice")
