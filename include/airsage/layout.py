@@ -86,8 +86,18 @@ def captures(uc: UseCase, partition: str | dt.date | None = None) -> str:
     return base if partition is None else storage.join(base, _day(partition))
 
 
+def transform_reports(uc: UseCase) -> str:
+    """Every batch-transform report (one per job, below each partition)."""
+    return uc.path("reports", "transform")
+
+
 def transform_report(uc: UseCase, partition: str | dt.date, job_name: str) -> str:
-    return uc.path("reports", "transform", _day(partition), f"{job_name}.json")
+    return storage.join(transform_reports(uc), _day(partition), f"{job_name}.json")
+
+
+def dataset_file(uc: UseCase, version: str, name: str) -> str:
+    """A file of a published dataset version (``manifest.json``, ``validation.html``, ``data.parquet``)."""
+    return storage.join(dataset(uc, version), name)
 
 
 # ---------------------------------------------------------------------- Clarify
@@ -140,6 +150,11 @@ def monitor_run(uc: UseCase, partition: str | dt.date, run_key: str) -> str:
     return storage.join(monitor_runs(uc), _day(partition), run_key)
 
 
+def monitor_history(uc: UseCase) -> str:
+    """The monitoring history points (one per run, below each model version): the trend's source."""
+    return uc.path("monitor", "history")
+
+
 def monitor_job_output(uc: UseCase, job_name: str) -> str:
     return uc.path("monitor", "jobs", job_name)
 
@@ -152,6 +167,12 @@ def review(uc: UseCase) -> str:
 
 def a2i_outputs(uc: UseCase) -> str:
     return storage.join(review(uc), "a2i")
+
+
+# ---------------------------------------------------------------------- the model dashboard
+def dashboard(uc: UseCase) -> str:
+    """The dashboard's summaries (index, versions, partitions), written when things happen."""
+    return uc.path("dashboard")
 
 
 # ---------------------------------------------------------------------- shared by all use cases

@@ -20,7 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-TIMEOUT_S = 30
+TIMEOUT_S = 60  # generous: under `make test` another Airflow-driving file shares the 2 cores
 
 
 def _xpath_text(text: str) -> str:
@@ -341,7 +341,7 @@ class TriggerForm:
             out.append(f"invalid: {el.get_attribute('name').removeprefix('element_')}")
         return out
 
-    def press_trigger(self, timeout_s: float = 20) -> Outcome:
+    def press_trigger(self, timeout_s: float = 120) -> Outcome:
         """Press *Trigger*: the run id once the UI opens the new run, or the errors the form shows
         (a disabled button is an error too: the form refuses to submit)."""
         button = self.trigger_button()
@@ -388,7 +388,7 @@ class RequiredAction:
             self.ui.type_into(self.ui.driver.find_element(By.NAME, f"element_{param}"), value)
         return self
 
-    def answer(self, option: str, timeout_s: float = 20) -> Outcome:
+    def answer(self, option: str, timeout_s: float = 120) -> Outcome:
         """Press ``option``'s button; the outcome carries the notification the UI showed (success or failure)."""
         buttons = [b for b in self._buttons(option) if b.is_enabled()]
         assert buttons, f"{option!r} is not offered on {self.ui.driver.current_url}:\n{self.ui.page_text()[:2000]}"

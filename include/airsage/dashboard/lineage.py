@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airsage import storage
+from airsage import layout, storage
 from airsage.dashboard import store
 from airsage.errors import ConfigError, StorageError
 
@@ -37,7 +37,7 @@ def _days(uc, partition: Any) -> list[str]:
     if partition:
         return [store.check_day(partition)]
     days = set(store.read_index(uc).get("partitions") or {})
-    for prefix in (uc.path("capture"), uc.path("predictions")):
+    for prefix in (layout.captures(uc), layout.predictions(uc)):
         for uri in storage.list_files(prefix):
             for part in uri.replace("\\", "/").split("/"):
                 if part.startswith("dt="):
@@ -78,7 +78,7 @@ def _output_file(uc, day: str, inference_id: str, transform: dict[str, Any] | No
     outs = [f.get("output_uri") for f in (transform or {}).get("files") or [] if f.get("output_uri")]
     if len(outs) == 1 and not (transform or {}).get("files_truncated"):
         return outs[0]
-    prefix = (transform or {}).get("output_uri") or uc.path("predictions", f"dt={day}")
+    prefix = (transform or {}).get("output_uri") or layout.predictions(uc, day)
     for uri in storage.list_files(prefix, suffixes=(".out",)):
         try:
             with storage.local_copy(uri) as local, open(local, "rb") as fh:
@@ -92,7 +92,7 @@ def _output_file(uc, day: str, inference_id: str, transform: dict[str, Any] | No
 
 
 def _review(uc, day: str, inference_id: str) -> dict[str, Any] | None:
-    uri = storage.join(uc.path("predictions", f"dt={day}"), "_review", "review_status.parquet")
+    uri = storage.join(layout.predictions(uc, day), "_review", "review_status.parquet")
     if not storage.exists(uri):
         return None
     return _find_in_parquet(uri, inference_id, ("inference_id", "status", "final_label", "model_label", "reviewer",
@@ -103,7 +103,7 @@ def _review(uc, day: str, inference_id: str) -> dict[str, Any] | None:
 def _labeling_jobs(uc, dataset_version: str | None) -> list[str] | None:
     if not dataset_version:
         return None
-    uri = uc.path("datasets", dataset_version, "manifest.json")
+    uri = layout.dataset_file(uc, dataset_version, "manifest.json")
     try:
         return list(storage.read_json(uri).get("labeling_jobs") or []) if storage.exists(uri) else None
     except (ValueError, OSError, StorageError):
@@ -140,17 +140,14 @@ def lineage(uc, inference_id: str, *, partition: Any = None, reg=None) -> dict[s
     days = _days(uc, partition)
     hit, day, source = None, None, None
     for d in days:
-        for uri in storage.list_files(uc.path("capture", f"dt={d}"), suffixes=(".parquet",)):
-            hit = _find_in_parquet(uri, inference_id, CAPTURE_COLUMNS)
+        # the capture first (one file per run), then the prediction files themselves
+        for prefix, suffix in ((layout.captures(uc, d), ".parquet"), (layout.predictions(uc, d), ".out")):
+            for uri in storage.list_files(prefix, suffixes=(suffix,)):
+                hit = _find_in_parquet(uri, inference_id, CAPTURE_COLUMNS)
+                if hit:
+                    day, source = d, uri
+                    break
             if hit:
-                day, source = d, uri
-                break
-        if hit:
-            break
-        for uri in storage.list_files(uc.path("predictions", f"dt={d}"), suffixes=(".out",)):
-            hit = _find_in_parquet(uri, inference_id, CAPTURE_COLUMNS)
-            if hit:
-                day, source = d, uri
                 break
         if hit:
             break
@@ -169,7 +166,7 @@ def lineage(uc, inference_id: str, *, partition: Any = None, reg=None) -> dict[s
         "usecase": uc.name, "inference_id": inference_id,
         "prediction": {k: hit.get(k) for k in ("score", "predicted_label", "captured_at") if k in hit},
         "partition": {"day": day, "output_file": output, "capture_file": source if source != output else None,
-                      "output_uri": (transform or {}).get("output_uri") or uc.path("predictions", f"dt={day}"),
+                      "output_uri": (transform or {}).get("output_uri") or layout.predictions(uc, day),
                       "transform_run": (transform or {}).get("run_key"), "job_name": (transform or {}).get("job_name")},
         "model": {"name": hit.get("model_name") or uc.registered_model_name, "version": version or None,
                   "status": vdoc.get("status"), "uri": f"models:/{uc.registered_model_name}/{version}" if version else None},

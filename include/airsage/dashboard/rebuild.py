@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from airsage import storage
+from airsage import layout, storage
 from airsage.dashboard import record, store
 from airsage.errors import StorageError
 
@@ -76,7 +76,7 @@ def _transform_reports(uc, settings=None) -> dict[str, tuple[dict[str, Any], str
         if day not in found or key >= found[day][0]:
             found[day] = (key, rep, uri)
 
-    for uri in storage.list_files(uc.path("reports", "transform"), suffixes=(".json",)):
+    for uri in storage.list_files(layout.transform_reports(uc), suffixes=(".json",)):
         try:
             consider(_day_of(uri), storage.read_json(uri), uri)
         except (ValueError, OSError, StorageError):
@@ -115,7 +115,7 @@ def _capture_reports(uc) -> dict[str, dict[str, Any]]:
     import pyarrow.parquet as pq
 
     out: dict[str, dict[str, Any]] = {}
-    for uri in storage.list_files(uc.path("capture"), suffixes=(".parquet",)):
+    for uri in storage.list_files(layout.captures(uc), suffixes=(".parquet",)):
         day = _day_of(uri)
         if not day:
             continue
@@ -131,14 +131,14 @@ def _capture_reports(uc) -> dict[str, dict[str, Any]]:
             log.warning("rebuild: unreadable capture file %s", uri)
             continue
         rep = out.setdefault(day, {"status": "Completed", "records_out": 0, "model_version": version,
-                                   "capture_file": uri, "output_uri": uc.path("predictions", f"dt={day}")})
+                                   "capture_file": uri, "output_uri": layout.predictions(uc, day)})
         rep["records_out"] += rows
     return out
 
 
 def _monitor_runs(uc) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
-    for uri in storage.list_files(uc.path("monitor", "runs"), suffixes=("run.json",)):
+    for uri in storage.list_files(layout.monitor_runs(uc), suffixes=("run.json",)):
         day = _day_of(uri)
         try:
             doc = storage.read_json(uri)
@@ -152,7 +152,7 @@ def _monitor_runs(uc) -> dict[str, dict[str, Any]]:
 def _history_metrics(uc) -> dict[tuple[str, str], dict[str, Any]]:
     """Model-quality headline metrics per (partition, run key) from the monitoring history points."""
     out = {}
-    for uri in storage.list_files(uc.path("monitor", "history"), suffixes=(".json",)):
+    for uri in storage.list_files(layout.monitor_history(uc), suffixes=(".json",)):
         try:
             doc = storage.read_json(uri)
         except (ValueError, OSError, StorageError):
@@ -167,7 +167,7 @@ def _reviews(uc, days: set[str]) -> dict[str, dict[str, Any]]:
     """Review counts per partition from the sidecars (``_review/`` is skipped by listings: probe each day)."""
     import pyarrow.parquet as pq
 
-    preds = uc.path("predictions")
+    preds = layout.predictions(uc)
     days = set(days) | {d for d in map(_day_of, storage.list_files(preds)) if d}
     out = {}
     for day in sorted(days):

@@ -30,11 +30,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from airsage import storage
+from airsage import layout, storage
 from airsage.errors import ConfigError, StorageError, TransientError
 
 SCHEMA = "airsage-dashboard/1"
-DIR = "dashboard"
 INDEX_FILE = "index.json"
 LOCK_FILE = "_lock"
 LOCK_TTL_S = 60.0
@@ -84,7 +83,7 @@ def check_version(version: Any) -> str:
 
 
 def root(uc) -> str:
-    return uc.path(DIR)
+    return layout.dashboard(uc)
 
 
 def index_uri(uc) -> str:

@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any
 
-from airsage import storage
+from airsage import layout, storage
 from airsage.dashboard import store
 from airsage.errors import ConfigError
 
@@ -202,7 +202,7 @@ def _clarify_reports(uc, run_key: str | None) -> list[dict[str, str]]:
         return []
     out = []
     for stage in ("pre_training", "post_training", "analysis"):
-        uri = uc.path("reports", "clarify", run_key, stage, "report.html")
+        uri = storage.join(layout.clarify_output(uc, run_key, stage), "report.html")
         if storage.exists(uri):
             out.append({"stage": stage.replace("_", "-"), "path": relative_report(uc, uri)})
     return out
@@ -268,7 +268,7 @@ def version_view(uc, version: str, *, reg=None) -> dict[str, Any]:
                                         if e.get("action") in ("approve", "reject", "promote", "rollback")]},
         "partitions_scored": scored,
         "clarify_reports": _clarify_reports(uc, doc.get("run_key")),
-        "dataset_validation": relative_report(uc, uc.path("datasets", doc["dataset_version"], "validation.html"))
+        "dataset_validation": relative_report(uc, layout.dataset_file(uc, doc["dataset_version"], "validation.html"))
         if doc.get("dataset_version") else None,
         "pending_approval": doc.get("status") == "PendingManualApproval",
         "approval_dag_id": f"{uc.name}__train", "approve_dag_id": f"{uc.name}__approve_model",
@@ -277,7 +277,7 @@ def version_view(uc, version: str, *, reg=None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- partition page
 def review_rows(uc, day: str, limit: int = MAX_REVIEW_ROWS) -> list[dict[str, Any]]:
-    uri = storage.join(uc.path("predictions", f"dt={day}"), "_review", "review_status.parquet")
+    uri = storage.join(layout.predictions(uc, day), "_review", "review_status.parquet")
     if not storage.exists(uri):
         return []
     import pyarrow.parquet as pq

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 def features_location(uc: "UseCase", uri: str | None = None) -> str:
     """``uri``, else ``labeling.features_uri``, else ``<data_root>/raw/features``."""
-    return uri or uc.labeling.features_uri or uc.path("raw", "features")
+    from airsage import layout
+
+    return uri or uc.labeling.features_uri or layout.raw_features(uc)
 
 
 def feature_columns(uc: "UseCase") -> list[str]:
