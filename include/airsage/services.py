@@ -174,7 +174,6 @@ def unpause_usecase_dags(env: dict[str, str], timeout_s: float = 240, interval_s
     Returns the use cases' DAG ids that are unpaused; on timeout the ones so far (the rest stay paused: use the
     toggle in the DAG list, or ``airflow dags unpause <dag_id>``).
     """
-    import json
     import re
 
     from airsage.config import load_usecases
@@ -191,16 +190,27 @@ def unpause_usecase_dags(env: dict[str, str], timeout_s: float = 240, interval_s
     deadline = time.monotonic() + timeout_s
     while True:
         cli("unpause", "--treat-dag-id-as-regex", pattern, "-y")
-        out = cli("list", "-o", "json")
-        try:
-            listed = json.loads(out[out.find("["):]) if "[" in out else []
-        except ValueError:
-            listed = []
+        listed = _json_list(cli("list", "-o", "json"))
         active = {d["dag_id"] for d in listed if re.match(pattern, d.get("dag_id", ""))
                   and str(d.get("is_paused")).lower() in ("false", "0")}
         if expected <= active or time.monotonic() >= deadline:
             return sorted(active)
         time.sleep(interval_s)
+
+
+def _json_list(out: str) -> list:
+    """The JSON array in a command's output, which may carry log lines first (``... [warning ] ...``)."""
+    import json
+    import re
+
+    for match in re.finditer(r"\[\s*[{\]]", out):
+        try:
+            value, _ = json.JSONDecoder().raw_decode(out[match.start():])
+        except ValueError:
+            continue
+        if isinstance(value, list):
+            return value
+    return []
 
 
 def up() -> None:
