@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # end-to-end files mostly wait on Airflow and jobs: 2 workers took the suite from 22 to 14 min on 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast up down status clean bench
+.PHONY: install demo demo-shadow test test-fast up down status clean bench
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ $(BROWSER_STAMP):
 ## make demo: the example use case's whole lifecycle through Airflow (safe to run twice; RETRAIN=1 retrains)
 demo: $(STAMP)
 	@$(ENV) && $(BIN)/python -m airsage.demo $(if $(RETRAIN),--retrain,)
+
+## make demo-shadow: champion and challenger (a pending version scored in shadow, then approved); after make demo
+demo-shadow: $(STAMP)
+	@$(ENV) && $(BIN)/python -m airsage.demo --shadow
 
 ## make test: every test (unit, DAG integrity, architecture, end-to-end through Airflow)
 test: $(STAMP) $(TEST_STAMP) $(BROWSER_STAMP)

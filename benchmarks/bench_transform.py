@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_transform.py            # 5M rows + 20M rows (RSS, rows/s)
     .venv/bin/python benchmarks/bench_transform.py --no-20m   # 5M rows only
     .venv/bin/python benchmarks/bench_transform.py --flavors  # MLflow flavors vs Airsage bundles, 1M rows
+    .venv/bin/python benchmarks/bench_transform.py --shadow [--rows 1000000]  # shadow scoring cost, config B
 
 * Data: the example generator's Parquet (250k-row row groups), cached in benchmarks/out/transform/
   (git-ignored; 5M rows ~0.6 GB, 20M ~2.3 GB, generated once).
@@ -21,6 +22,13 @@
   ``airsage.categories`` tag) and for a scikit-learn ``HistGradientBoostingClassifier`` fitted on the same
   encoded matrix, as a bundle and as ``mlflow.sklearn.save_model`` of a pipeline (OrdinalEncoder of the raw
   categorical columns with the same vocabularies -> those trees).
+* ``--shadow``: config B (JoinSource Input + data capture, the nightly configuration) at ``--rows`` rows
+  (default 5M): the champion alone vs the champion plus one challenger scored in its shadow
+  (``run_batch_transform(shadow=...)``; a different XGBoost model, 200 trees, depth 6, same features,
+  trained on other rows), alternating, each twice, in subprocesses. Reported: the added wall time and
+  CPU time relative to the champion alone, the challenger's own bare ``inplace_predict`` CPU (the part
+  that cannot be shared), and for reference a separate pass of the challenger alone (JoinSource Input,
+  no capture: what a second transform job would do).
 """
 from __future__ import annotations
 
@@ -68,6 +76,26 @@ def _model() -> Path:
     return directory
 
 
+def _challenger_model() -> Path:
+    """Another 200-tree depth-6 model on the same features (other training rows, other seed)."""
+    directory = OUT / "challenger"
+    if (directory / "airsage_model.json").exists():
+        return directory
+    import xgboost as xgb
+
+    from airsage.data import generator as g
+    from airsage.model import ModelBundle, vocabularies
+
+    df = g.generate(100_000, seed=8, day="2026-10-15")
+    bundle = ModelBundle("xgboost", g.NUMERIC + g.CATEGORICAL, vocabularies(df, g.CATEGORICAL), label=g.LABEL,
+                         threshold=0.4)
+    params = {"max_depth": 6, "eta": 0.08, "subsample": 0.8, "tree_method": "hist", "objective": "binary:logistic",
+              "nthread": 2, "seed": 1}
+    bundle.booster = xgb.train(params, xgb.DMatrix(bundle.encode(df), label=df[g.LABEL]), num_boost_round=200)
+    bundle.save(directory)
+    return directory
+
+
 def _bare_predict(model_dir: Path, data: Path) -> tuple[tuple[float, float], list]:
     import pyarrow.parquet as pq
 
@@ -90,10 +118,11 @@ def _time_predict(bundle, chunks) -> tuple[float, float]:
     return rows / (time.perf_counter() - t0), (time.process_time() - c0) / rows * 1e6
 
 
-def _transform_subprocess(model_dir: Path, data: Path, out: Path, variant: str) -> dict:
+def _transform_subprocess(model_dir: Path, data: Path, out: Path, variant: str, challenger: Path | None = None) -> dict:
     import psutil
 
     cmd = [sys.executable, __file__, "--child", str(model_dir), str(data), str(out), variant]
+    cmd += [str(challenger)] if challenger else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
     ps = psutil.Process(proc.pid)
@@ -127,21 +156,29 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _child(model_dir: str, data: str, out: str, variant: str) -> None:
+def _child(model_dir: str, data: str, out: str, variant: str, challenger: str | None = None) -> None:
     import resource
 
     from airsage.model import ModelBundle
     from airsage.transform import TransformConfig, run_batch_transform
 
     bundle = ModelBundle.load(model_dir)
-    join = variant == "joined+capture"
+    join = variant in ("joined+capture", "joined")
     config = TransformConfig(join_source="Input" if join else "None")
+    shadow = {}
+    if challenger:  # the shadow API is imported only here: the other variants run on older engines too
+        from airsage.transform.shadow import ShadowTarget
+
+        shadow = {"shadow": [ShadowTarget(ModelBundle.load(challenger), "2", str(Path(out).parent / "shadow"))],
+                  "shadow_columns": ["age_group", "sex"]}
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     report = run_batch_transform(bundle, data, out, config, model_name="credit_risk", model_version="1",
                                  run_key="bench", record_id_col="application_id",
-                                 capture_uri=str(Path(out).parent / "capture") if join else None,
-                                 partition_date="2026-11-20")
+                                 capture_uri=str(Path(out).parent / "capture") if variant == "joined+capture" else None,
+                                 partition_date="2026-11-20", **shadow)
+    if challenger and report.shadow[0].status != "Completed":
+        raise SystemExit(f"the shadow failed: {report.shadow[0].error}")
     seconds = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
@@ -222,14 +259,67 @@ def _flavors() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def _shadow(rows: int) -> None:
+    """Config B, the champion alone vs with one challenger in its shadow (see the module docstring)."""
+    import statistics
+
+    import xgboost
+
+    from airsage.model import ModelBundle
+
+    load0 = os.getloadavg()[0]
+    champion, challenger, data = _model(), _challenger_model(), _data(rows)
+    (bare_rate, bare_cpu), chunks = _bare_predict(challenger, data)
+    bare_champion = _time_predict(ModelBundle.load(champion), chunks)
+    del chunks
+    runs: dict[str, list[dict]] = {"alone": [], "shadow": [], "challenger": []}
+    for i in range(2):  # alternating: the box is shared
+        for name in runs:
+            out = OUT / "run" / f"shadow-{name}" / "predictions"
+            runs[name].append(_transform_subprocess(
+                challenger if name == "challenger" else champion, data, out,
+                "joined" if name == "challenger" else "joined+capture", challenger if name == "shadow" else None))
+    med = {n: {k: statistics.median(r[k] for r in rs) for k in ("seconds", "cpu_s_per_mrow", "peak_rss_mb")}
+           for n, rs in runs.items()}
+    alone, shadow, sep = med["alone"], med["shadow"], med["challenger"]
+    load1 = os.getloadavg()[0]
+    print(f"## Shadow scoring cost, config B — {dt.date.today()} — {rows:,} rows — nproc {os.cpu_count()} — load avg "
+          f"{load0:.1f} at start, {load1:.1f} at end — xgboost {xgboost.__version__}")
+    print()
+    print("| run | wall s (median of 2) | each run | CPU s per M rows | peak RSS MiB | busy s read/predict/write/capture/shadow predict/shadow write |")
+    print("|---|---:|---|---:|---:|---|")
+    for name, label in (("alone", "champion alone (B)"), ("shadow", "champion + 1 challenger in its shadow (B)"),
+                        ("challenger", "challenger alone, separate pass (JoinSource Input)")):
+        s = runs[name][-1]["stage_seconds"]
+        busy = "/".join(f"{s.get(k, 0):.0f}" for k in ("read", "predict", "write", "capture", "shadow_predict",
+                                                       "shadow_write"))
+        print(f"| {label} | {med[name]['seconds']:.1f} | {[round(r['seconds'], 1) for r in runs[name]]} | "
+              f"{med[name]['cpu_s_per_mrow']:.2f} | {med[name]['peak_rss_mb']:.0f} | {busy} |")
+    added_cpu = shadow["cpu_s_per_mrow"] - alone["cpu_s_per_mrow"]
+    print()
+    print(f"* added wall time / champion's wall time: {(shadow['seconds'] - alone['seconds']) / alone['seconds']:.2f}x "
+          f"(a separate pass of the challenger: {sep['seconds'] / alone['seconds']:.2f}x)")
+    print(f"* CPU time with shadow / alone: {shadow['cpu_s_per_mrow'] / alone['cpu_s_per_mrow']:.2f} "
+          f"(added {added_cpu:.2f} CPU s per M rows; separate pass {sep['cpu_s_per_mrow']:.2f})")
+    print(f"* the challenger's own bare predict: {bare_cpu:.2f} CPU s per M rows ({bare_rate:,.0f} rows/s) = "
+          f"{bare_cpu / added_cpu:.0%} of the added CPU; champion's bare predict {bare_champion[1]:.2f}")
+    sys.stdout.flush()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-20m", action="store_true", help="skip the 20M-row run")
     ap.add_argument("--flavors", action="store_true", help="only: MLflow flavors vs Airsage bundles (1M rows)")
-    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--shadow", action="store_true", help="only: shadow scoring cost in config B (--rows rows)")
+    ap.add_argument("--rows", type=int, default=5_000_000, help="rows for --shadow (default 5M)")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(*args.child)
+        return
+    if args.shadow:
+        OUT.mkdir(parents=True, exist_ok=True)
+        _shadow(args.rows)
         return
     if args.flavors:
         OUT.mkdir(parents=True, exist_ok=True)

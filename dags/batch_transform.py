@@ -15,6 +15,11 @@ fails. With `transform.trigger.asset` the DAG runs on that upstream Asset's even
 `publish_predictions` fails naming the files (the run is red, monitoring is not triggered) unless
 `transform.allow_partial: true`: then it succeeds and the predictions event's extra says `partial: true`.
 
+**Shadow scoring** (`shadow.enabled`): pending versions are scored on the same rows beside the champion
+(never served: their scores go under `shadow/v<version>/` only), then `compare_shadow` compares each with
+the champion (agreement, flips per facet group, bias change, paired quality once outcomes arrive) for the
+approval request. On SageMaker with `shadow.sagemaker_jobs`, `shadow_score` runs one job per challenger.
+
 **Form** (every field may stay empty): `partition` (YYYY-MM-DD; empty = the run's data interval),
 `model_alias` or `model_version` (an unapproved version is refused), `input_uri` / `output_uri` overrides.
 """
@@ -133,8 +138,14 @@ def build(uc):
             params = form.validated(params)
             model = resolve_model(uc, alias=params["model_alias"], version=params["model_version"] or None)
             print(f"Scoring partition {ready['partition']} with {model.name} v{model.version} ({model.status})")
+            challengers = ()
+            if uc.shadow.enabled:  # pending versions scored beside the champion, never served
+                from airsage.lifecycle.shadow import candidates
+
+                challengers = candidates(uc, model.version)
+                print("In shadow: " + (", ".join(f"v{m.version}" for m in challengers) or "no pending version"))
             return TransformArgs(model=model, partition=ready["partition"], input_uri=params["input_uri"] or None,
-                                 output_uri=params["output_uri"] or None).to_dict()
+                                 output_uri=params["output_uri"] or None, shadow=challengers).to_dict()
 
         plan = resolve_model(wait_for_partition())
         job = RunJobOperator(task_id="score_partition", usecase=uc.name, job="transform", job_args=plan)
@@ -159,9 +170,53 @@ def build(uc):
                 model_version=plan["model"]["version"], **partial)
             return {"partition": plan["partition"], "output_uri": job["outputs"].get("output"), **summary, **partial}
 
-        publish_predictions(job.output, plan)
+        published = publish_predictions(job.output, plan)
+        if uc.shadow.enabled:
+            _shadow_tasks(uc, plan, job, published)
 
     return batch_transform()
+
+
+def _shadow_tasks(uc, plan, job, published) -> None:
+    """Shadow scoring's tasks: on SageMaker with ``shadow.sagemaker_jobs`` one transform job per challenger
+    (mapped; none when no version is pending), then the comparison of every challenger with the champion."""
+    shadow_jobs = None
+    if uc.compute.transform.backend == "sagemaker" and uc.shadow.sagemaker_jobs:
+        @task
+        @fail_fast
+        def plan_shadow_jobs(plan: dict) -> list[dict]:
+            from airsage.contracts import TransformArgs
+            from airsage.lifecycle.shadow import sagemaker_jobs
+
+            return sagemaker_jobs(uc, TransformArgs.from_dict(plan))
+
+        shadow_jobs = RunJobOperator.partial(task_id="shadow_score", usecase=uc.name, job="transform").expand(
+            job_args=plan_shadow_jobs(plan))
+        published >> shadow_jobs  # the champion's predictions first: shadow never delays them
+
+    @task(trigger_rule="none_failed")
+    @fail_fast
+    def compare_shadow(job: dict, plan: dict, shadow_jobs=None) -> dict:
+        """Compare each challenger with the champion on this partition; refresh its cumulative evidence."""
+        from airsage.errors import DataValidationError
+        from airsage.lifecycle.shadow import compare
+
+        if not plan.get("shadow"):
+            print("No pending version in shadow tonight.")
+            return {}
+        result = compare(uc, plan, job, list(shadow_jobs or []))
+        for version, headline in result.items():
+            print(f"v{version}: {headline}")
+        failed = {v: h["error"] for v, h in result.items() if h.get("status") == "failed"}
+        if failed:  # the champion's predictions are published; this only makes the missing evidence visible
+            raise DataValidationError(f"shadow comparison of partition {plan['partition']}",
+                                      [f"v{v}: {e}" for v, e in failed.items()],
+                                      fix="Read the score_partition log (its report's 'shadow' entries say why a "
+                                          "challenger was not scored), fix it and clear this task.")
+        return result
+
+    compared = compare_shadow(job.output, plan, shadow_jobs.output if shadow_jobs is not None else None)
+    published >> compared
 
 
 for _uc in usecases_or_none():

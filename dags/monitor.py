@@ -77,33 +77,39 @@ def build(uc):
         @task
         @fail_fast
         def monitor_partition(plans: list[dict], jobs: list[dict]) -> dict:
-            """Model quality, verdict, report and history point of each partition, from its job's output."""
+            """Model quality, verdict, report and history point of each partition, from its job's output
+            (``MonitorOutcome.to_dict()``: ``alert`` and every partition's ``MonitorRunSummary``)."""
+            from airsage.contracts import MonitorOutcome, MonitorRunSummary
             from airsage.lifecycle.monitoring import finish_partition
 
             runs = []
             for plan, job in zip(plans, jobs, strict=True):
-                summary = finish_partition(uc, plan, job)
+                summary = MonitorRunSummary.from_dict(finish_partition(uc, plan, job))
                 clarify = "; ".join(f"{kind}: {r.get('status')}" + (f" ({r['reason']})" if r.get("reason") else "")
-                                    for kind, r in ((k, summary.get(k) or {}) for k in
+                                    for kind, r in ((k, getattr(summary, k) or {}) for k in
                                                     ("bias_drift", "feature_attribution_drift")))
-                print(f"Monitoring {summary['partition']} (model v{summary['model_version']}): "
-                      + ("ALERT: " + "; ".join(summary["reasons"]) if summary["alert"] else "no alert")
-                      + f"; {clarify}; report {summary['report_uri']}")
+                print(f"Monitoring {summary.partition} (model v{summary.model_version}): "
+                      + ("ALERT: " + "; ".join(summary.reasons) if summary.alert else "no alert")
+                      + f"; {clarify}; report {summary.report_uri}")
                 runs.append(summary)
-            return {"alert": any(r["alert"] for r in runs), "runs": runs}
+            return MonitorOutcome.of(runs).to_dict()
 
         @task.branch
         def branch_on_alert(result: dict) -> str:
-            return "notify_alert" if result["alert"] else "no_alert"
+            from airsage.contracts import MonitorOutcome
+
+            return "notify_alert" if MonitorOutcome.from_dict(result).alert else "no_alert"
 
         @task
         @fail_fast
         def notify_alert(result: dict) -> dict:
             from airflow.sdk import get_current_context
 
+            from airsage.contracts import MonitorOutcome
             from airsage_airflow.notifiers import send_alert
 
-            return send_alert(uc, result["runs"], get_current_context())
+            runs = [r.to_dict() for r in MonitorOutcome.from_dict(result).runs]
+            return send_alert(uc, runs, get_current_context())
 
         result = monitor_partition(plans, jobs.output)
         notified = notify_alert(result)
@@ -120,7 +126,9 @@ def build(uc):
 
 def _job_args(plan: dict) -> dict:
     """The monitor job's arguments in a partition's plan (``airsage.contracts.MonitorArgs``)."""
-    return plan["job"]
+    from airsage.contracts import PartitionPlan
+
+    return PartitionPlan.from_dict(plan).job.to_dict()
 
 
 def _targets(params: dict, events, asset) -> list[tuple[str, str | None]]:

@@ -67,20 +67,22 @@ def build(uc):
         @task(pool="airsage_registry", retries=3)
         @fail_fast
         def register_model(job: dict, dataset: dict, pre: dict, post: dict, run_id=None, dag_run=None) -> dict:
+            """The ``Registration`` (``to_dict()``: name, version, status, passed, gates) the approval steps read."""
+            from airsage.contracts import JobResult
             from airsage.lifecycle.common import run_key_from
-            from airsage.lifecycle.training import register_trained
+            from airsage.lifecycle.training import register
 
             # four eyes: the authenticated user who started this run may not approve what it produces
             _, source = run_identity(dag_run)
-            result = register_trained(uc, job=job, dataset=dataset, run_key=run_key_from(run_id),
-                                      actor=f"airflow:{dag_run.dag_id}", trained_by=triggering_user(dag_run),
-                                      source=source,
-                                      clarify_outputs=[pre["outputs"].get("output"), post["outputs"].get("output")],
-                                      mirror=False)  # mirrored once the baseline exists (below)
-            for g in result["gates"]:
+            clarify_outputs = [JobResult.from_dict(r).outputs.get("output") for r in (pre, post)]
+            registered = register(uc, job=job, dataset=dataset, run_key=run_key_from(run_id),
+                                  actor=f"airflow:{dag_run.dag_id}", trained_by=triggering_user(dag_run),
+                                  source=source, clarify_outputs=clarify_outputs,
+                                  mirror=False)  # mirrored once the baseline exists (below)
+            for g in registered.gates:
                 print(f"gate {g['name']}: {'PASS' if g['passed'] else 'FAIL'} value={g.get('value')} "
                       f"threshold={g.get('threshold')} {g.get('detail') or ''}")
-            return {k: result[k] for k in ("name", "version", "status", "passed", "gates")}
+            return registered.to_dict()
 
         registered = register_model(job.output, dataset, pre.output, post.output)
 
@@ -90,16 +92,20 @@ def build(uc):
                                      run_id=None) -> dict | None:
             """The version's Model Monitor baseline: None (the job and its publish are skipped) when it exists."""
             from airsage import storage
+            from airsage.contracts import BaselinePlan, DatasetRef, JobResult, Registration
             from airsage.lifecycle.common import run_key_from
             from airsage.lifecycle.monitoring import plan_baseline
 
-            analysis = storage.join(post["outputs"]["output"], "analysis.json") if post["outputs"].get("output") else None
-            plan = plan_baseline(uc, registered["version"], dataset_uri=dataset["uri"],
-                                 output_data_uri=job["outputs"]["output_data"], run_key=run_key_from(run_id),
-                                 clarify_analysis_uri=analysis)
-            if not plan["needed"]:
-                print(f"Baseline of version {registered['version']} exists: {plan['result']['baseline_uri']} (kept)")
-                _mirror(registered["version"])
+            version = Registration.from_dict(registered).version
+            clarify_output = JobResult.from_dict(post).outputs.get("output")
+            analysis = storage.join(clarify_output, "analysis.json") if clarify_output else None
+            plan = plan_baseline(uc, version, dataset_uri=DatasetRef.from_dict(dataset).uri,
+                                 output_data_uri=JobResult.from_dict(job).output("output_data"),
+                                 run_key=run_key_from(run_id), clarify_analysis_uri=analysis)
+            planned = BaselinePlan.from_dict(plan)
+            if not planned.needed:
+                print(f"Baseline of version {version} exists: {planned.result['baseline_uri']} (kept)")
+                _mirror(version)
                 return None
             return plan
 
@@ -114,10 +120,11 @@ def build(uc):
         def publish_monitoring_baseline(plan: dict, job: dict) -> dict:
             """Model Monitor baselines of this version (data quality, scores, model quality, SHAP weights); then
             the SageMaker Model Registry mirror, whose DriftCheckBaselines point at them (when mirroring is on)."""
+            from airsage.contracts import BaselinePlan
             from airsage.lifecycle.monitoring import finish_baseline
 
             result = finish_baseline(uc, plan, job)
-            _mirror(plan["version"])
+            _mirror(BaselinePlan.from_dict(plan).version)
             return result
 
         def _mirror(version) -> None:
@@ -130,14 +137,17 @@ def build(uc):
 
         @task.short_circuit
         def needs_approval(registered: dict, params=None) -> bool:
-            return registered["status"] == "PendingManualApproval" and bool(params["await_approval"])
+            from airsage.contracts import Registration
+
+            return Registration.from_dict(registered).awaits_approval and bool(params["await_approval"])
 
         @task
         @fail_fast
         def approval_summary(registered: dict) -> str:
+            from airsage.contracts import Registration
             from airsage.lifecycle import governance
 
-            return governance.approval_summary(uc, registered["version"])
+            return governance.approval_summary(uc, Registration.from_dict(registered).version)
 
         summary = approval_summary(registered)
         # assigned to governance.approvers, minus (four eyes) the user who triggered this training run: Airflow's
@@ -158,10 +168,12 @@ def build(uc):
         @task(pool="airsage_registry", outlets=[model_asset(uc)])
         @fail_fast
         def record_decision(answer: dict, registered: dict) -> dict:
+            from airsage.contracts import Registration
             from airsage.lifecycle import governance
 
             decided = parse_answer(answer, options=APPROVAL_OPTIONS)
-            return governance.decide(uc, registered["version"], "approve" if decided.option == "Approve" else "reject",
+            version = Registration.from_dict(registered).version
+            return governance.decide(uc, version, "approve" if decided.option == "Approve" else "reject",
                                      actor=decided.user, comment=decided.text("comment"), source=decided.source,
                                      four_eyes=uc.governance.four_eyes)
 

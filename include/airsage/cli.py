@@ -90,6 +90,28 @@ def _decide(decision: str):
     return run
 
 
+def cmd_shadow_show(a) -> None:
+    from airsage.lifecycle import shadow
+
+    uc = _uc(a.usecase)
+    if a.version:
+        summary = shadow.read_summary(uc, a.version)
+        if summary is None:
+            from airsage.errors import ConfigError
+
+            raise ConfigError(f"version {a.version} of {uc.name} has not been scored in shadow", key="--version",
+                              fix="Enable shadow: in the use case; the nightly batch transform scores pending versions.")
+        _print(summary)
+    else:
+        _print(shadow.headlines(uc))
+
+
+def cmd_shadow_refresh(a) -> None:
+    from airsage.lifecycle import shadow
+
+    _print(shadow.refresh_all(_uc(a.usecase)))
+
+
 def cmd_registry_verify(a) -> int:
     from airsage.errors import IntegrityError
     from airsage.registry import verify
@@ -273,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--usecase", required=True)
     sp.add_argument("--inference-id", required=True)
     sp.add_argument("--partition", help="YYYY-MM-DD (default: search the scored partitions, newest first)")
+
+    sh = sub.add_parser("shadow", help="shadow scoring of pending versions").add_subparsers(dest="sub", required=True)
+    sp = add(sh, "show", cmd_shadow_show, "a pending version's shadow evidence (its summary), or every active one's headline")
+    sp.add_argument("--usecase", required=True)
+    sp.add_argument("--version")
+    sp = add(sh, "refresh", cmd_shadow_refresh, "recompute every active challenger's evidence (after labels arrived)")
+    sp.add_argument("--usecase", required=True)
 
     dash = sub.add_parser("dashboard", help="the model dashboard").add_subparsers(dest="sub", required=True)
     sp = add(dash, "rebuild", cmd_dashboard_rebuild, "recreate a use case's dashboard summaries from the registry, "

@@ -9,9 +9,11 @@ required keys with a ``ConfigError`` naming the key.
 * ``ServingModel`` the registered version a scoring run serves (only Approved ones are resolved)
 * ``TrainArgs`` / ``TransformArgs`` / ``ClarifyArgs`` / ``MonitorArgs``  the arguments of each job kind
   (``airsage.lifecycle.jobs.JOBS`` maps each kind to its type); ``TransformArgs`` is also the
-  batch-transform DAG's plan
+  batch-transform DAG's plan, with the pending versions it scores in shadow
 * ``JobResult``  what a finished compute job hands on (name, kind, state, output URIs), built in one place
 * ``PartitionPlan`` / ``BaselinePlan``  the monitor workflow's plans
+* ``Registration``  the training DAG's registered version (name, version, status, gates) for its approval
+* ``MonitorRunSummary`` / ``MonitorOutcome``  one monitored partition's summary, and the monitor run's result
 * ``HumanAnswer`` / ``parse_hitl_answer``  a person's answer to an Airflow human-in-the-loop request (the
   one reader of that XCom: the DAGs use it through ``airsage_airflow.hitl.parse_answer``)
 """
@@ -134,12 +136,16 @@ class TransformArgs:
     input_uri: str | None = None
     output_uri: str | None = None
     overrides: Mapping[str, Any] | None = None
+    #: pending versions scored in shadow beside ``model`` (never served; README: Shadow scoring)
+    shadow: tuple[ServingModel, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = {"model": self.model.to_dict(), "partition": self.partition, "input_uri": self.input_uri or "",
                "output_uri": self.output_uri or ""}
         if self.overrides:
             out["overrides"] = dict(self.overrides)
+        if self.shadow:
+            out["shadow"] = [m.to_dict() for m in self.shadow]
         return out
 
     @classmethod
@@ -148,7 +154,9 @@ class TransformArgs:
         m = d["model"]
         return cls(model=m if isinstance(m, ServingModel) else ServingModel.from_dict(m), partition=str(d["partition"]),
                    input_uri=d.get("input_uri") or None, output_uri=d.get("output_uri") or None,
-                   overrides=dict(d["overrides"]) if d.get("overrides") else None)
+                   overrides=dict(d["overrides"]) if d.get("overrides") else None,
+                   shadow=tuple(m if isinstance(m, ServingModel) else ServingModel.from_dict(m)
+                                for m in d.get("shadow") or ()))
 
 
 @dataclass(frozen=True)
@@ -359,3 +367,117 @@ def parse_hitl_answer(answer: Mapping[str, Any] | None, *, options: list[str] | 
     return HumanAnswer(option=chosen[0], user=name, user_id=str(user.get("id") or name),
                        params=dict(answer.get("params_input") or {}),
                        responded_at=responded_at.isoformat() if hasattr(responded_at, "isoformat") else responded_at)
+
+
+# ---------------------------------------------------------------------- registration and monitoring summaries
+@dataclass(frozen=True)
+class Registration:
+    """A registered training (the training DAG's ``register_model``): the version, its approval status
+    (``PendingManualApproval``, or ``Rejected`` when a quality gate failed) and every gate's result
+    (``name``, ``passed``, ``value``, ``threshold``, ``detail``)."""
+
+    name: str
+    version: str
+    status: str
+    passed: bool
+    gates: tuple[Mapping[str, Any], ...] = ()
+
+    PENDING = "PendingManualApproval"
+
+    @property
+    def awaits_approval(self) -> bool:
+        """Is the version waiting for a person's decision?"""
+        return self.status == self.PENDING
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "status": self.status, "passed": self.passed,
+                "gates": [dict(g) for g in self.gates]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Registration":
+        """Also reads ``lifecycle.training.register_trained``'s report (the version's fields + gates)."""
+        _need(d, "Registration", "name", "version", "status")
+        gates = tuple(dict(g) for g in d.get("gates") or ())
+        passed = d["passed"] if "passed" in d else all(g.get("passed") for g in gates)
+        return cls(name=str(d["name"]), version=str(d["version"]), status=str(d["status"]), passed=bool(passed),
+                   gates=gates)
+
+
+@dataclass(frozen=True)
+class MonitorRunSummary:
+    """One monitoring run of a scored partition (``lifecycle.monitoring.finish_partition``): the verdict
+    (``alert``, ``reasons``), what each monitor found, where the run and its report are. ``bias_drift`` /
+    ``feature_attribution_drift`` hold the Clarify-based monitors' outcome, or ``{"status": "not_run",
+    "reason": ...}``. The key names are those of the run's ``run.json``, the dashboard and the alerts."""
+
+    partition: str
+    model_version: str
+    alert: bool = False
+    reasons: tuple[str, ...] = ()
+    violations: int | None = None
+    data_quality_violations: int | None = None
+    model_quality_violations: int | None = None
+    drifted_features: tuple[str, ...] = ()
+    dataset_drift: bool | None = None
+    drifted_share: float | None = None
+    prediction_drift: bool | None = None
+    model_quality: str | None = None
+    ground_truth_rows: int | None = None
+    bias_drift: Mapping[str, Any] | None = None
+    feature_attribution_drift: Mapping[str, Any] | None = None
+    item_count: int | None = None
+    run_key: str | None = None
+    weights: str | None = None
+    baseline_uri: str | None = None
+    output_uri: str | None = None
+    report_uri: str | None = None
+    registry_findings: tuple[str, ...] = ()
+
+    #: the order of ``to_dict()``'s keys (that of ``run.json``)
+    KEYS = ("alert", "reasons", "violations", "data_quality_violations", "model_quality_violations",
+            "drifted_features", "dataset_drift", "drifted_share", "prediction_drift", "model_quality",
+            "ground_truth_rows", "bias_drift", "feature_attribution_drift", "item_count", "partition",
+            "model_version", "run_key", "weights", "baseline_uri", "output_uri", "report_uri", "registry_findings")
+
+    def alerted(self, monitor: str) -> bool:
+        """Did a Clarify-based monitor (``bias_drift``, ``feature_attribution_drift``) alert?"""
+        return bool((getattr(self, monitor) or {}).get("alert"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.KEYS}
+        for k in ("reasons", "drifted_features", "registry_findings"):
+            out[k] = list(out[k])
+        for k in ("bias_drift", "feature_attribution_drift"):
+            out[k] = None if out[k] is None else dict(out[k])
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "MonitorRunSummary":
+        _need(d, "MonitorRunSummary", "partition", "model_version")
+        f = _fields(cls, d)
+        f.update(partition=str(d["partition"]), model_version=str(d["model_version"]),
+                 alert=bool(d.get("alert")), reasons=tuple(d.get("reasons") or ()),
+                 drifted_features=tuple(d.get("drifted_features") or ()),
+                 registry_findings=tuple(d.get("registry_findings") or ()))
+        return cls(**f)
+
+
+@dataclass(frozen=True)
+class MonitorOutcome:
+    """The monitor DAG's result: every partition's run summary, and whether any of them alerted."""
+
+    alert: bool
+    runs: tuple[MonitorRunSummary, ...] = ()
+
+    @classmethod
+    def of(cls, runs: "list[MonitorRunSummary] | tuple[MonitorRunSummary, ...]") -> "MonitorOutcome":
+        return cls(alert=any(r.alert for r in runs), runs=tuple(runs))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alert": self.alert, "runs": [r.to_dict() for r in self.runs]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "MonitorOutcome":
+        _need(d, "MonitorOutcome", "runs")
+        runs = tuple(r if isinstance(r, MonitorRunSummary) else MonitorRunSummary.from_dict(r) for r in d["runs"])
+        return cls(alert=bool(d.get("alert")) if "alert" in d else any(r.alert for r in runs), runs=runs)

@@ -133,13 +133,89 @@ def run(usecase: str = "credit_risk", *, retrain: bool = False, partition: str =
     return summary
 
 
+def run_shadow(usecase: str = "credit_risk", *, partition: str = DEMO_PARTITION) -> dict:
+    """``make demo-shadow``: champion and challenger. The outcomes of the scored partition arrive, a
+    challenger is trained on the larger dataset and left pending, the next night's partition is scored by
+    the champion with the challenger in shadow, that night's outcomes arrive (the paired quality test), the
+    approver reads the evidence and approves: the challenger becomes the champion and its shadow scoring
+    stops. Runs the base demo first when there is no champion yet; safe to run again."""
+    import datetime as dt
+    import os
+
+    env = airflow_env()
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRSAGE__", "MLFLOW_"))})
+    from airsage.config import get_usecase
+    from airsage.lifecycle import governance, labels, shadow
+    from airsage.lifecycle.common import partition_for
+    from airsage.registry import ModelRegistry
+
+    uc = get_usecase(usecase)
+    if not uc.shadow.enabled:
+        raise SystemExit(f"shadow.enabled is false in use case {uc.name}: set it to true to run this chapter.")
+    reg = ModelRegistry.from_settings()
+    name = uc.registered_model_name
+    if reg.champion(name) is None:
+        run(usecase, partition=partition)
+    init_airflow(env)
+    champion = reg.champion(name)
+    day1 = partition_for(partition)
+    day2 = day1 + dt.timedelta(days=1)
+
+    print(f"\n== 7. The outcomes of partition {day1} arrive; the label import publishes them")
+    labels.prepare_outcomes(uc, day1)
+    dags_test(f"{uc.name}__import_labels", {}, env)
+    dataset = labels.latest_dataset(uc)
+    print(f"dataset {dataset.version} ({dataset.rows} rows)")
+
+    newest = max(reg.list_versions(name), key=lambda v: int(v.version))
+    if newest.tags.get("dataset_version") == dataset.version and newest.version != champion.version:
+        challenger = newest
+        print(f"\n== 8. Challenger v{challenger.version} was trained on {dataset.version} already ({challenger.status})")
+    elif newest.version == champion.version and newest.tags.get("dataset_version") == dataset.version:
+        challenger = newest
+        print(f"\n== 8. v{challenger.version}, trained on {dataset.version}, is the champion already: "
+              "this chapter ran before")
+    else:
+        print(f"\n== 8. Train a challenger on {dataset.version}; it stays PendingManualApproval")
+        dags_test(f"{uc.name}__train", {"await_approval": False, "dataset_version": dataset.version}, env)
+        challenger = max(reg.list_versions(name), key=lambda v: int(v.version))
+        if str(challenger.status) != "PendingManualApproval":
+            raise SystemExit(f"v{challenger.version} is {challenger.status}: a quality gate failed (see the train log).")
+    version = challenger.version
+
+    print(f"\n== 9. Score partition {day2} with champion v{champion.version}; pending versions in shadow")
+    labels.prepare_scoring(uc, day2)
+    dags_test(f"{uc.name}__batch_transform", {"partition": str(day2)}, env)
+
+    print(f"\n== 10. The outcomes of {day2} arrive: the paired quality comparison")
+    labels.prepare_outcomes(uc, day2)
+    dags_test(f"{uc.name}__import_labels", {}, env)
+    if str(reg.get_version(name, version).status) == "PendingManualApproval":
+        shadow.refresh(uc, version)
+        print("\n-- What the approver reads (the approval request's summary) --")
+        print(governance.approval_summary(uc, version))
+        print(f"\n== 11. Approve v{version}: it becomes the champion and its shadow scoring stops")
+        dags_test(f"{uc.name}__approve_model", {"version": version, "decision": "approve",
+                                               "comment": f"Demo: shadow evidence on {day2} reviewed."}, env)
+    summary = shadow.read_summary(uc, version) or {}
+    result = {"challenger": version, "champion": reg.champion(name).version, **shadow.headline(summary),
+              "stopped_reason": summary.get("stopped_reason"), "summary": shadow.summary_uri(uc, version)}
+    print("\n== Shadow evidence of v" + version)
+    print(json.dumps(result, indent=2, default=str))
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--usecase", default="credit_risk")
     p.add_argument("--retrain", action="store_true")
     p.add_argument("--partition", default=DEMO_PARTITION)
+    p.add_argument("--shadow", action="store_true", help="the champion-and-challenger chapter (make demo-shadow)")
     a = p.parse_args(argv)
-    run(a.usecase, retrain=a.retrain, partition=a.partition)
+    if a.shadow:
+        run_shadow(a.usecase, partition=a.partition)
+    else:
+        run(a.usecase, retrain=a.retrain, partition=a.partition)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,36 @@ def monitor_job_output(uc: UseCase, job_name: str) -> str:
     return uc.path("monitor", "jobs", job_name)
 
 
+# ---------------------------------------------------------------------- shadow scoring
+def shadow_root(uc: UseCase) -> str:
+    """Shadow scoring of pending versions: never read by anything downstream of the predictions."""
+    return uc.path("shadow")
+
+
+def shadow_version(uc: UseCase, version: str | int) -> str:
+    return storage.join(shadow_root(uc), f"v{version_key(version)}")
+
+
+def shadow_scores(uc: UseCase, version: str | int, partition: str | dt.date) -> str:
+    """One challenger's scores of one partition (a ``.out`` per input file, beside the champion's)."""
+    return storage.join(shadow_version(uc, version), "scores", _day(partition))
+
+
+def shadow_comparison(uc: UseCase, version: str | int, partition: str | dt.date) -> str:
+    """The challenger-vs-champion comparison of one partition (JSON)."""
+    return storage.join(shadow_version(uc, version), "compare", f"{_day(partition)}.json")
+
+
+def shadow_labelled(uc: UseCase, version: str | int, partition: str | dt.date) -> str:
+    """The partition's rows with ground truth and both scores (Parquet): the paired quality test's input."""
+    return storage.join(shadow_version(uc, version), "labelled", f"{_day(partition)}.parquet")
+
+
+def shadow_summary(uc: UseCase, version: str | int) -> str:
+    """The cumulative comparison of a challenger over every shadow partition (JSON)."""
+    return storage.join(shadow_version(uc, version), "summary.json")
+
+
 # ---------------------------------------------------------------------- human review
 def review(uc: UseCase) -> str:
     """Every review decision below this prefix is ground truth for monitoring."""

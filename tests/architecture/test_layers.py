@@ -5,7 +5,7 @@ first; a module may import modules of its own rank or lower, never higher:
 
     0 core        config, errors, identifiers, provenance, storage, contracts, layout (+ jsonsafe, _lazy)
     1 model       the model bundle (and file formats)
-    2 domain      labeling, training, transform, clarify, monitor, review, cards, data
+    2 domain      labeling, training, transform, clarify, monitor, review, cards, data, shadow
     3 services    compute, registry
     4 steps       entrypoints, lifecycle, dashboard
     5 frontends   cli, demo, services, devenv
@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "include" / "airsage"
 HEAVY = {"pandas", "numpy", "sklearn", "xgboost", "shap", "mlflow", "great_expectations", "boto3", "pyarrow", "scipy"}
-DOMAIN = {"labeling", "training", "transform", "clarify", "monitor", "review", "cards", "data"}
+DOMAIN = {"labeling", "training", "transform", "clarify", "monitor", "review", "cards", "data", "shadow"}
 RANKS: dict[str, int] = {
     **dict.fromkeys(["airsage", "_lazy", "config", "errors", "identifiers", "provenance", "storage", "contracts",
                      "layout", "jsonsafe"], 0),
@@ -36,13 +36,7 @@ MAX_LINES = 520
 # Modules still over MAX_LINES, each to be split by its room (README: Architecture); nothing may be added here,
 # and a module that shrank below the limit must leave the list (test_the_over_limit_list_only_shrinks).
 OVER_LIMIT_ALLOWED = {
-    "include/airsage/clarify/metrics.py",
-    "include/airsage/compute/sagemaker_requests.py",
-    "include/airsage/config.py",
-    "include/airsage/registry/model_registry.py",
     "include/airsage/transform/engine.py",
-    "include/airsage/labeling/readers.py",
-    "include/airsage/storage.py",
 }
 # Import cycles between modules (none are allowed).
 CYCLES_ALLOWED: set[frozenset[str]] = set()
@@ -178,10 +172,11 @@ def test_no_module_over_the_line_limit():
 
 # ---------------------------------------------------------------------- the earlier rules
 def test_core_imports_only_stdlib_and_pydantic():
-    for name in ("config.py", "errors.py"):
-        bad = {m for m in imports(PKG / name) if m.split(".")[0] in HEAVY | {"airflow"}
-               or (m.startswith("airsage") and m not in ("airsage.errors", "airsage.storage", "airsage.config"))}
-        assert not bad, f"{name} imports {bad}"
+    for path in [*py_files(PKG / "config"), PKG / "errors.py"]:
+        bad = {m for m in imports(path) if m.split(".")[0] in HEAVY | {"airflow"}
+               or (m.startswith("airsage") and m not in ("airsage.errors", "airsage.storage", "airsage.config")
+                   and not m.startswith("airsage.config."))}
+        assert not bad, f"{path.relative_to(REPO)} imports {bad}"
 
 
 def test_contracts_and_layout_stay_light():

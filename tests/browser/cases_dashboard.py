@@ -106,6 +106,40 @@ def test_the_clarify_report_names_its_version_dataset_and_run(ui, airflow, score
     assert dataset in report and "browser-e2e" in report  # PREPARE's dataset version and run key
 
 
+def test_the_version_page_shows_the_shadow_history(ui, airflow, scored, dashboard):
+    # the evidence shadow scoring leaves for a version (tests/unit/cards/test_shadow_fixture.py), written where
+    # the nightly comparison writes it: the champion, approved after three shadow partitions
+    import sys
+    from pathlib import Path
+
+    from airflow_services import run_python
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "cards"))
+    from test_shadow_fixture import summary_fixture
+
+    v = scored["version"]
+    doc = summary_fixture(challenger_version=v, status="stopped", stopped_reason="approved by approver")
+    run_python(f"""
+import json
+from airsage import layout, storage
+from airsage.config import get_usecase
+storage.write_json(layout.shadow_summary(get_usecase({UC!r}), {v!r}), json.loads({json.dumps(doc)!r}))
+print(json.dumps({{"written": True}}))
+""", airflow.env)
+    dashboard.follow(f"#uc-{UC}-champion-link", VERSION_PAGE, "the version page")
+    assert dashboard.find("#shadow").text == "Shadow history"
+    status = dashboard.find("#shadow-status")
+    assert status.get_attribute("data-status") == "stopped" and "approved by approver" in status.text
+    assert "2026-11-18 to 2026-11-20" in status.text
+    assert dashboard.find("#shadow-gate").get_attribute("data-passed") == "False"
+    assert "96.2%" in dashboard.text("#shadow-agreement")
+    assert "360 to default" in dashboard.text("#shadow-flips")
+    rows = dashboard.all("#shadow-history tr[data-partition]")
+    assert [r.get_attribute("data-partition") for r in rows] == ["2026-11-18", "2026-11-19", "2026-11-20"]
+    assert "male <b>|x" in dashboard.text("#shadow-groups")  # shown as text, not markup
+    assert "+0.0138" in dashboard.text("#shadow-quality")
+
+
 # ---------------------------------------------------------------------- a partition
 def test_the_partition_page_shows_the_transform_and_the_monitoring_report(ui, airflow, scored, dashboard):
     dashboard.follow(f"#uc-{UC}-last-partition a", "#partition-title", "the partition page")

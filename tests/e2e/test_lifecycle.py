@@ -99,3 +99,68 @@ def test_second_run_is_safe(first_run, env):
     assert list(registry(env)["versions"]) == ["1"]
     captures = sorted((data / "capture" / "dt=2026-11-21").glob("*.parquet"))
     assert len(captures) == 1, captures  # a rerun of the partition replaces its capture, never adds one
+
+
+# ---------------------------------------------------------------------- champion and challenger (shadow scoring)
+SHADOW_DAY = "2026-11-22"
+
+
+@pytest.fixture(scope="module")
+def shadow_run(first_run, env):
+    """``make demo-shadow`` after the demo: outcomes arrive, v2 is trained and left pending, the next night's
+    partition is scored by v1 with v2 in shadow, its outcomes arrive, v2 is approved from the evidence."""
+    proc = run([sys.executable, "-m", "airsage.demo", "--shadow"], env, timeout=1500)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
+    return proc
+
+
+def test_shadow_scores_a_pending_version_beside_the_champion(shadow_run, env):
+    import pandas as pd
+
+    data = Path(env["AIRSAGE__HOME"]) / "data" / "credit_risk"
+    inputs = pd.concat([pd.read_parquet(p) for p in sorted((data / "scoring" / f"dt={SHADOW_DAY}").rglob("*.parquet"))])
+    # the predictions Asset holds the champion's scores only: the shadow version is never served
+    scored = pd.concat([pd.read_parquet(p) for p in sorted((data / "predictions" / f"dt={SHADOW_DAY}").rglob("*.out"))])
+    assert scored["model_version"].astype(str).eq("1").all()
+    assert len(scored) == len(inputs)
+    capture = pd.concat([pd.read_parquet(p) for p in (data / "capture" / f"dt={SHADOW_DAY}").glob("*.parquet")])
+    assert set(capture["model_version"].astype(str)) == {"1"}
+    # v2's scores of the same rows, in its own place, beside the champion's
+    shadow = pd.concat([pd.read_parquet(p) for p in sorted((data / "shadow" / "v2" / "scores" / f"dt={SHADOW_DAY}").rglob("*.out"))])
+    assert shadow["inference_id"].tolist() == inputs["application_id"].astype(str).tolist()
+    assert shadow["champion_score"].tolist() == scored["score"].tolist()
+    assert {"sex", "age_group", "score", "predicted_label", "champion_label"} <= set(shadow.columns)
+    assert not shadow["score"].equals(shadow["champion_score"])  # a different model
+    comparison = json.loads((data / "shadow" / "v2" / "compare" / f"dt={SHADOW_DAY}.json").read_text())
+    flips = int((shadow["champion_label"] != shadow["predicted_label"]).sum())
+    assert comparison["rows"] == len(inputs) and comparison["flips"]["total"] == flips
+    assert comparison["agreement"]["agree"] == len(inputs) - flips
+    assert {"sex", "age_group"} <= set(comparison["groups"]) and comparison["bias"]
+
+
+def test_shadow_evidence_reaches_the_approver_and_stops_on_approval(shadow_run, env):
+    data = Path(env["AIRSAGE__HOME"]) / "data" / "credit_risk"
+    summary = json.loads((data / "shadow" / "v2" / "summary.json").read_text())
+    # the outcomes of the shadow partition arrived: the paired quality comparison on the same labelled rows
+    quality = summary["quality"]
+    assert quality["status"] == "ok" and quality["labelled_rows"] > 0
+    assert 0 <= quality["delong"]["p_value"] <= 1
+    assert quality["auc_delta"] == pytest.approx(quality["challenger"]["auc"] - quality["champion"]["auc"])
+    assert "Shadow" in shadow_run.stdout  # the approval request's summary printed by the demo
+    # approving v2 made it the champion and stopped its shadow scoring, recorded with who and when
+    reg = registry(env)
+    assert reg["aliases"]["champion"] == "2" and reg["aliases"]["previous"] == "1"
+    assert summary["status"] == "stopped"
+    assert summary["stopped_reason"].startswith(f"approved by {getpass.getuser()}")
+    assert summary["partitions"] == 1 and summary["history"][0]["partition"] == SHADOW_DAY
+
+
+def test_approved_version_is_no_longer_scored_in_shadow(shadow_run, env):
+    data = Path(env["AIRSAGE__HOME"]) / "data" / "credit_risk"
+    compare = data / "shadow" / "v2" / "compare" / f"dt={SHADOW_DAY}.json"
+    before = compare.stat().st_mtime_ns
+    proc = run([str(Path(sys.executable).with_name("airflow")), "dags", "test", "credit_risk__batch_transform",
+                "-c", json.dumps({"partition": SHADOW_DAY})], env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "In shadow: no pending version" in proc.stdout + proc.stderr
+    assert compare.stat().st_mtime_ns == before

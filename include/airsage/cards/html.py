@@ -9,6 +9,8 @@ import html
 import json
 from typing import Any
 
+from airsage.cards.shadow import SHADOW_EVALUATION, count, fnum, group_label, pct, pvalue, signed
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:60rem;
 color:#1d2330;line-height:1.45;padding:0 1rem}
@@ -156,6 +158,126 @@ def _metric_group(g: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def shadow_rates_svg(history: list[dict[str, Any]], w: int = 600, h: int = 220) -> str:
+    """Flip rate and worst facet-group flip rate per shadow partition: x = partitions (dates ticked),
+    y = rate (0 to the largest, ticked in %), a legend naming both lines."""
+    series = (("flip rate", "flip_rate", "#2f6fdf"), ("worst group flip rate", "max_group_flip_rate", "#ef6c00"))
+    vals = [float(x[k]) for x in history for _, k, _c in series if isinstance(x.get(k), (int, float))]
+    step = next((x for x in (0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25)
+                 if x * 4 >= max(vals + [0.004])), 0.25)
+    peak = step * 4  # a round top: ticks at whole steps
+    left, right, top, bottom = 52, 40, 24, 44
+    pw, ph, n = w - left - right, h - top - bottom, len(history)
+
+    def sx(i: int) -> float:
+        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    def sy(y: float) -> float:
+        return top + ph - y / peak * ph
+
+    parts = [f'<svg width="{w}" height="{h}" role="img" aria-label="flip rates by shadow partition">']
+    for t in _ticks(0.0, peak):
+        parts.append(f'<line x1="{left}" y1="{sy(t):.1f}" x2="{left + pw}" y2="{sy(t):.1f}" stroke="#eef1f6"/>'
+                     f'<text x="{left - 6}" y="{sy(t) + 3:.1f}" font-size="10" text-anchor="end">{_e(pct(t))}</text>')
+    step = max(1, -(-n // 6))
+    for i, x in enumerate(history):
+        if i % step == 0 or i == n - 1:
+            parts.append(f'<line x1="{sx(i):.1f}" y1="{top + ph}" x2="{sx(i):.1f}" y2="{top + ph + 4}" stroke="#888"/>'
+                         f'<text x="{sx(i):.1f}" y="{top + ph + 15}" font-size="10" text-anchor="middle">'
+                         f'{_e(x.get("partition"))}</text>')
+    parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#888"/>'
+                 f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#888"/>')
+    for j, (name, key, color) in enumerate(series):
+        pts = [(sx(i), sy(float(x[key]))) for i, x in enumerate(history) if isinstance(x.get(key), (int, float))]
+        if len(pts) > 1:
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+                         + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+        parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}"/>' for a, b in pts]
+        parts.append(f'<rect x="{left + 10 + 170 * j}" y="6" width="10" height="10" fill="{color}"/>'
+                     f'<text x="{left + 24 + 170 * j}" y="15" font-size="11">{_e(name)}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{h - 6}" font-size="11" text-anchor="middle">partition</text>'
+                 f'<text x="12" y="{top + ph / 2:.1f}" font-size="11" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {top + ph / 2:.1f})">share of rows</text></svg>')
+    return "".join(parts)
+
+
+def _table(head: list[str], rows: list[list[str]], table_id: str | None = None) -> str:
+    """Rows of already escaped cells."""
+    attr = f' id="{table_id}"' if table_id else ""
+    return (f"<table{attr}><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+
+
+def _shadow(s: dict[str, Any] | None) -> str:
+    """The "Shadow evidence" section: the version scored beside the champion on production partitions."""
+    if not s:
+        return '<p class="muted">No shadow evidence recorded with this card.</p>'
+    if not s.get("exists"):
+        return f'<p class="muted">{_e(s.get("message"))}</p>'
+    f, sc, pos, neg = s["flips"], s["scores"], s.get("positive_name"), s.get("negative_name")
+    status = s["status"] + (f" ({s.get('stopped_reason')})" if s["status"] != "active" and s.get("stopped_reason")
+                            else "")
+    w, gate, pr = s.get("worst_group"), s.get("gate") or {}, s["positive_rate"]
+    verdict = ("not enabled" if not gate.get("enabled") else "passed" if gate.get("passed")
+               else "not passed: " + "; ".join(gate.get("reasons") or ["no reason recorded"]))
+    facts = {
+        "status": status, "champion version(s)": ", ".join(s["champion_versions"]) or None,
+        "partitions": f"{s['partitions']} ({s['first_partition']} to {s['last_partition']})",
+        "rows": count(s["rows"]), "agreement": f"{pct(s['agreement_rate'])} ({count(s['agree'])} rows)",
+        "flips": f"{count(f['total'])} ({pct(f['rate'])}): {count(f['to_positive'])} to {pos} "
+                 f"({pct(f['to_positive_rate'])}), {count(f['to_negative'])} to {neg} ({pct(f['to_negative_rate'])})",
+        f"{pos} rate": f"{pct(pr['champion'])} (champion) vs {pct(pr['challenger'])} (challenger)",
+        "worst facet group": (f"{group_label(w)}: flip rate {pct(w['flip_rate'])} ({count(w['rows'])} rows)"
+                              if w else None),
+        "score shift": (f"mean {fnum(sc['mean_champion'])} (champion) vs {fnum(sc['mean_challenger'])} "
+                        f"(challenger); PSI {fnum(sc['psi'])}, KS {fnum(sc['ks'])}"),
+        "gate": verdict}
+    out = [_kv_table({k: v for k, v in facts.items() if v is not None})]
+    q = s.get("quality") or {}
+    if q.get("status") == "ok":
+        lo, hi = (q.get("ci95") or [None, None])[:2]
+        out.append(f"<p>Paired quality on {_e(count(q.get('labelled_rows')))} labelled rows: AUC champion "
+                   f"{_e(fnum(q.get('champion_auc')))} vs challenger {_e(fnum(q.get('challenger_auc')))}, delta "
+                   f"<strong>{_e(signed(q.get('auc_delta')))}</strong> (DeLong p {_e(pvalue(q.get('p_value')))}, "
+                   f"95% CI {_e(signed(lo))} to {_e(signed(hi))}).</p>")
+    else:
+        out.append('<p class="muted">Outcomes not labelled yet: no paired quality comparison.</p>')
+    hist = s.get("history") or []
+    if hist:
+        out.append("<h3>Per partition</h3>")
+        if len(hist) > 1:
+            out.append(shadow_rates_svg(hist))
+        out.append(_table(["partition", "champion", "rows", "agreement", f"flips to {pos}", f"flips to {neg}",
+                           "max group flip rate", "PSI", "max |bias change|", "AUC delta", "labelled rows"],
+                          [[_e(h["partition"]), _e(h["champion_version"]), _e(count(h["rows"])),
+                            _e(pct(h["agreement_rate"])), _e(count(h["to_positive"])), _e(count(h["to_negative"])),
+                            _e(pct(h["max_group_flip_rate"])), _e(fnum(h["psi"])), _e(fnum(h["max_abs_bias_change"])),
+                            _e(signed(h["auc_delta"])), _e(count(h["labelled_rows"]))] for h in hist]))
+    if s.get("groups"):
+        out.append("<h3>Facet groups</h3>")
+        rated = [g for g in s["groups"] if isinstance(g["flip_rate"], (int, float))]
+        if len(rated) > 1:
+            out.append(_bar_svg([g["flip_rate"] for g in rated], [group_label(g) for g in rated],
+                                value_name="flip rate (share of the group's rows)"))
+        out.append(_table(["facet group", "rows", "flip rate", f"flips to {pos}", f"flips to {neg}",
+                           f"{pos} rate champion", f"{pos} rate challenger"],
+                          [[_e(group_label(g)), _e(count(g["rows"])), _e(pct(g["flip_rate"])),
+                            _e(count(g["to_positive"])), _e(count(g["to_negative"])),
+                            _e(pct(g["champion_positive_rate"])), _e(pct(g["challenger_positive_rate"]))]
+                           for g in s["groups"]]))
+    if s.get("bias"):
+        out.append("<h3>Bias of the decisions</h3><p class=\"muted\">Clarify post-training metrics on the predicted "
+                   "labels, facet group d against the rest; change = challenger minus champion.</p>")
+        out.append(_table(["facet (d)", "DPPL champion", "DPPL challenger", "DPPL change", "DI champion",
+                           "DI challenger", "DI change"],
+                          [[_e(f"{b['facet']} ({', '.join(b['facet_values']) or 'each value'})"),
+                            *[_e(fnum(b[side][m], 4 if m == "DPPL" else 3)) if side != "change" else
+                              _e(signed(b[side][m], 4 if m == "DPPL" else 3))
+                              for m in ("DPPL", "DI") for side in ("champion", "challenger", "change")]]
+                           for b in s["bias"]]))
+    return "".join(out)
+
+
 def _history(events: list[dict[str, Any]]) -> str:
     if not events:
         return "<p class=\"muted\">No events.</p>"
@@ -206,6 +328,8 @@ def render_model_card_html(card: dict[str, Any], *, usecase: str | None = None) 
         "<h2>Evaluation</h2>",
     ]
     for ev in card.get("evaluation_details", []):
+        if ev.get("name") == SHADOW_EVALUATION:  # shown in full in its own section below
+            continue
         parts.append(f"<h3>{_e(ev.get('name'))}</h3><p>{_e(ev.get('evaluation_observation'))}</p>")
         if ev.get("datasets"):
             parts.append(f'<p class="muted">datasets: {_e(", ".join(ev["datasets"]))}</p>')
@@ -216,6 +340,8 @@ def render_model_card_html(card: dict[str, Any], *, usecase: str | None = None) 
         f"<tr><td>{_e(g.get('name'))}</td><td>{_fmt(bool(g.get('passed')))}</td><td>{_fmt(g.get('value'))}</td>"
         f"<td>{_fmt(g.get('threshold'))}</td><td class=\"muted\">{_e(g.get('detail'))}</td></tr>" for g in gates)
         + "</table>" if gates else '<p class="muted">No gates recorded.</p>')
+    if "shadow" in air:
+        parts += ["<h2>Shadow evidence</h2>", _shadow(air.get("shadow"))]
     parts += ["<h2>Approval history (audit log)</h2>", _history(air.get("approval_history") or []),
               "<h2>Lineage</h2>", _kv_table(air.get("lineage") or {}),
               "<h2>Additional information</h2>", _kv_table(card.get("additional_information", {})),

@@ -9,7 +9,9 @@ takes.
 
 Departures, all in one extra top-level key ``airsage`` (dropped by ``sagemaker_content``): the
 registry identity and lineage, the approval status and aliases, the quality-gate results, the
-approval history (the audit events) and bias / explainability summaries in plain form. SageMaker
+approval history (the audit events), bias / explainability summaries in plain form and the shadow
+evidence (``airsage.shadow``: the version scored beside the champion on production partitions; also an
+``evaluation_details`` entry when it exists). SageMaker
 keeps approval state on the model package and its card status enum (``Draft``, ``PendingReview``,
 ``Approved``, ``Archived``) is given in ``airsage.model_card_status``. ``training_arn`` and
 ``inference_environment`` are left out (a local job has no ARN or container image).
@@ -23,6 +25,8 @@ import datetime as dt
 import json
 import math
 from typing import Any
+
+from airsage.cards.shadow import SHADOW_EVALUATION, group_label, shadow_section
 
 CONTENT_KEYS = ("model_overview", "intended_uses", "business_details", "training_details",
                 "evaluation_details", "additional_information")
@@ -160,6 +164,43 @@ def _tuning_details(trials: dict[str, Any]) -> dict[str, Any]:
                                                         notes=str(r.get("params"))[:1024]) for r in rows])]}
 
 
+def _shadow_details(s: dict[str, Any]) -> dict[str, Any]:
+    """The shadow evidence as a SageMaker evaluation (``s``: ``shadow_section`` of a scored version)."""
+    f = s["flips"]
+    agreement = [_metric(n, v) for n, v in (
+        ("partitions", s["partitions"]), ("rows", s["rows"]), ("agreement_rate", s["agreement_rate"]),
+        ("flip_rate", f["rate"]), ("flips_to_positive_rate", f["to_positive_rate"]),
+        ("flips_to_negative_rate", f["to_negative_rate"]),
+        ("max_group_flip_rate", (s.get("worst_group") or {}).get("flip_rate")), ("psi", s["scores"]["psi"]),
+        ("mean_score_champion", s["scores"]["mean_champion"]),
+        ("mean_score_challenger", s["scores"]["mean_challenger"])) if _num(v) is not None]
+    groups = [_group("shadow_agreement", agreement)]
+    rated = [g for g in s["groups"] if _num(g["flip_rate"]) is not None]
+    if rated:
+        groups.append(_group("shadow_group_flip_rates", [_metric(
+            "flip rate by facet group", [g["flip_rate"] for g in rated], "bar_chart",
+            x_axis_name=[group_label(g) for g in rated], y_axis_name=["flip rate"])]))
+    bias = [_metric(f"{b['facet']} {m} change", b["change"][m]) for b in s["bias"] for m in ("DPPL", "DI")
+            if _num(b["change"][m]) is not None]
+    if bias:
+        groups.append(_group("shadow_bias_change", bias))
+    q = s.get("quality") or {}
+    if q.get("status") == "ok":
+        groups.append(_group("shadow_paired_quality", [_metric(n, q.get(k)) for n, k in (
+            ("champion_auc", "champion_auc"), ("challenger_auc", "challenger_auc"), ("auc_delta", "auc_delta"),
+            ("delong_p_value", "p_value"), ("labelled_rows", "labelled_rows")) if _num(q.get(k)) is not None]))
+    champs = ", ".join(f"v{c}" for c in s["champion_versions"]) or "the champion"
+    observation = (f"Scored in shadow beside {champs} on {s['partitions']} production partition(s) "
+                   f"({s['first_partition']} to {s['last_partition']}, {s['rows']} rows): the decisions agreed on "
+                   f"{round(100 * (_num(s['agreement_rate']) or 0), 2)} % of the rows. ")
+    observation += ("Paired quality on the labelled rows is given." if q.get("status") == "ok"
+                    else "No paired quality yet: the outcomes are not labelled.")
+    return {"name": SHADOW_EVALUATION, "evaluation_observation": observation[:4096],
+            "metadata": {"status": str(s["status"]), "first_partition": str(s["first_partition"]),
+                         "last_partition": str(s["last_partition"])},
+            "metric_groups": groups}
+
+
 def build_model_card(reg, name: str, version: str | int, uc) -> dict[str, Any]:
     """The model card of one registered version (SageMaker model card content + an ``airsage`` block).
 
@@ -207,6 +248,9 @@ def build_model_card(reg, name: str, version: str | int, uc) -> dict[str, Any]:
         evaluation_details.append(_explainability_details(expl))
     if trials and trials.get("trials"):
         evaluation_details.append(_tuning_details(trials))
+    shadow = shadow_section(uc, v.version, pending=status in (None, "PendingManualApproval"))
+    if shadow["exists"]:
+        evaluation_details.append(_shadow_details(shadow))
     objective = {"function": {"function": "Minimize", "facet": "Loss",
                               "condition": "binary:logistic (log loss)" if algorithm == "xgboost" else "log loss"},
                  "notes": "Binary classification: probability of the positive label."}
@@ -277,6 +321,7 @@ def build_model_card(reg, name: str, version: str | int, uc) -> dict[str, Any]:
         "bias_summary": bias or None,
         "explainability_summary": expl,
         "model_quality_constraints": docs.get("model_quality_constraints"),
+        "shadow": shadow,
     }
     return card
 

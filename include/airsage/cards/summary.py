@@ -3,13 +3,16 @@
 It links to the evidence (the version's MLflow page, the model card, the Clarify report), compares the
 version with the logistic-regression baseline trained beside it and with the champion, and says so
 plainly when the candidate does not beat the baseline on the primary metric, or when its metrics are
-identical to the champion's (usually the same data and settings trained twice).
+identical to the champion's (usually the same data and settings trained twice). When the version has been
+scored in shadow on production partitions, the evidence follows (``airsage.cards.shadow``).
 """
 from __future__ import annotations
 
 import json
 import math
 from typing import Any
+
+from airsage.cards.shadow import shadow_markdown, shadow_section
 
 ROWS = (("AUC", "auc"), ("PR AUC", "pr_auc"), ("recall", "recall"), ("precision", "precision"), ("F1", "f1"),
         ("log loss", "log_loss"), ("calibration error (ECE)", "ece"))
@@ -51,7 +54,7 @@ def _md(text: Any) -> str:
 
 def approval_summary_markdown(uc, version: str | int, reg, *, mlflow_url: str | None = None,
                               model_card_url: str | None = None, clarify_report_url: str | None = None,
-                              primary_metric: str = "auc") -> str:
+                              primary_metric: str = "auc", shadow: dict[str, Any] | None = ...) -> str:
     """What a version is, how it compares with the baseline and the champion, its gate results, and
     links to the evidence.
 
@@ -59,7 +62,8 @@ def approval_summary_markdown(uc, version: str | int, reg, *, mlflow_url: str | 
     Links: ``mlflow_url`` (default: ``reg.mlflow_version_url``, from ``AIRSAGE__MLFLOW_UI_URL`` or an
     http(s) MLflow tracking URI), ``model_card_url`` (default: the version's ``model_card_html_uri`` tag),
     ``clarify_report_url`` (default: its ``clarify_report_uri`` tag). ``primary_metric``: the metric the
-    candidate must beat the baseline on (higher is better).
+    candidate must beat the baseline on (higher is better). ``shadow``: the version's ShadowSummary
+    (default: read from ``layout.shadow_summary``; None: no summary).
     """
     name = uc.registered_model_name
     v = reg.get_version(name, version)
@@ -115,6 +119,8 @@ def approval_summary_markdown(uc, version: str | int, reg, *, mlflow_url: str | 
         "",
         *(gate_lines if gates else []),
         "",
+        *shadow_markdown(shadow_section(uc, v.version) if shadow is ...
+                         else shadow_section(uc, v.version, shadow)),
         f"Intended use: {_md(uc.model_card.intended_use) or '(not stated)'} — risk rating **{uc.model_card.risk_rating}**.",
         ("Approving makes this version the `champion` (batch scoring serves it); "
          + (f"v{champion.version} becomes `previous`." if champion and champion.version != v.version

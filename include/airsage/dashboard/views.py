@@ -2,7 +2,8 @@
 
 * ``overview(ucs, usecase=None, status=None)`` reads one ``index.json`` per use case — never a report.
 * ``version_view(uc, version)`` adds the version's full summary, its audit trail checked against the
-  audit log, metrics against the champion and the logistic baseline, lineage and the partitions it scored.
+  audit log, metrics against the champion and the logistic baseline, lineage, the partitions it scored
+  and its shadow history (``shadow``: ``airsage.cards.shadow.shadow_section``, scored beside the champion).
 * ``partition_view(uc, day)`` the transform report, the monitoring run and the review decisions.
 * ``report_uri(uc, rel)`` maps a path below the use case's root to a report it may serve (no traversal).
 """
@@ -14,6 +15,7 @@ import os
 from typing import Any
 
 from airsage import layout, storage
+from airsage.cards.shadow import shadow_section
 from airsage.dashboard import store
 from airsage.errors import ConfigError
 
@@ -267,6 +269,7 @@ def version_view(uc, version: str, *, reg=None) -> dict[str, Any]:
                     "approval_events": [e for e in (log_events or doc.get("events") or [])
                                         if e.get("action") in ("approve", "reject", "promote", "rollback")]},
         "partitions_scored": scored,
+        "shadow": shadow_section(uc, version, pending=doc.get("status") in (None, "PendingManualApproval")),
         "clarify_reports": _clarify_reports(uc, doc.get("run_key")),
         "dataset_validation": relative_report(uc, layout.dataset_file(uc, doc["dataset_version"], "validation.html"))
         if doc.get("dataset_version") else None,

@@ -32,6 +32,9 @@ def decide(uc: UseCase, version: str, decision: str, *, actor: str, comment: str
     name = uc.registered_model_name
     four_eyes = uc.governance.four_eyes if four_eyes is None else four_eyes
     if decision == "approve":
+        from airsage.lifecycle.shadow import check_gate
+
+        check_gate(uc, str(version))  # shadow.gate: refused until the shadow evidence passes
         v = reg.approve(name, str(version), approver=actor, comment=comment, usecase=uc, source=source,
                         four_eyes=four_eyes)
     elif decision == "reject":
@@ -41,6 +44,10 @@ def decide(uc: UseCase, version: str, decision: str, *, actor: str, comment: str
     else:
         v = reg.rollback(name, actor=actor, reason=comment, to_version=str(version) if version else None,
                          source=source)
+    if decision in ("approve", "reject"):  # no longer pending: its shadow scoring stops (recorded in its summary)
+        from airsage.lifecycle.shadow import stop
+
+        stop(uc, v.version, action=f"{decision}d", actor=actor)
     card_uri = refresh_model_card(uc, v.version, reg=reg)
     _record_decision(uc, reg, v, action=decision, actor=actor, comment=comment)
     return {**v.to_dict(), "model_card": card_uri}
@@ -86,6 +93,11 @@ def approval_summary(uc: UseCase, version: str) -> str:
     import os
 
     # the evidence opens in the model dashboard (same origin as the Airflow UI, behind the same login)
+    if uc.shadow.enabled:  # outcomes may have arrived since the last night: the evidence shown is current
+        from airsage.lifecycle import shadow
+
+        if shadow.partitions_of(uc, str(version)) and (shadow.read_summary(uc, str(version)) or {}).get("status") != "stopped":
+            shadow.refresh(uc, str(version))
     base = (os.environ.get("AIRSAGE__DASHBOARD_URL") or "/airsage").rstrip("/")
     page = f"{base}/usecases/{uc.name}/versions/{version}"
     return approval_summary_markdown(uc, str(version), ModelRegistry.from_settings(),

@@ -26,7 +26,7 @@ def _transform(uc: UseCase, args: TransformArgs, run_key: str) -> JobSpec:
     from airsage.lifecycle.transform import transform_spec
 
     return transform_spec(uc, args.model, args.partition, run_key, input_uri=args.input_uri,
-                          output_uri=args.output_uri, overrides=args.overrides)
+                          output_uri=args.output_uri, overrides=args.overrides, shadow=args.shadow)
 
 
 def _clarify(uc: UseCase, args: ClarifyArgs, run_key: str) -> JobSpec:

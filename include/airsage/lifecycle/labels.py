@@ -48,14 +48,55 @@ def prepare_example_data(uc: UseCase, *, end_date: dt.date | str = "2026-11-21",
             class_map={str(v): k for k, v in uc.labeling.class_map.items()} or None, seed=g.seed,
             record_id=uc.schema_.record_id, label=uc.schema_.label)
         written.append(manifest)
-    scoring = storage.join(layout.scoring(uc, end), "part-00000.parquet")
-    if not storage.exists(scoring):
-        df = generate(scoring_rows or rows, seed=g.seed, day=end, bias_strength=g.bias_strength, drift=g.drift)
-        with storage.atomic_path(scoring) as tmp:
-            df.drop(columns=label_cols).to_parquet(tmp, index=False)
-        written.append(scoring)
+    written += prepare_scoring(uc, end, rows=scoring_rows or rows)["written"]
     return {"manifest": manifest, "features": layout.raw_features(uc), "scoring": layout.scoring(uc, end),
             "written": written, "history_days": days, "rows_per_day": rows}
+
+
+def _scoring_frame(uc: UseCase, day: dt.date, rows: int | None):
+    """The example's records of scoring partition ``day`` with their (later known) outcomes (seeded)."""
+    from airsage.data.generator import generate
+
+    g = uc.generator
+    return generate(rows or g.rows_per_day, seed=g.seed, day=day, bias_strength=g.bias_strength, drift=g.drift)
+
+
+def prepare_scoring(uc: UseCase, day: dt.date | str, *, rows: int | None = None) -> dict[str, Any]:
+    """The example's scoring partition for ``day`` (features only; idempotent: an existing file is kept)."""
+    day = partition_for(day)
+    scoring = storage.join(layout.scoring(uc, day), "part-00000.parquet")
+    written = []
+    if not storage.exists(scoring):
+        df = _scoring_frame(uc, day, rows)
+        with storage.atomic_path(scoring) as tmp:
+            df.drop(columns=[uc.schema_.label, "label_available_at"]).to_parquet(tmp, index=False)
+        written.append(scoring)
+    return {"scoring": layout.scoring(uc, day), "written": written}
+
+
+def prepare_outcomes(uc: UseCase, day: dt.date | str, *, rows: int | None = None) -> dict[str, Any]:
+    """The outcomes of the example's scoring partition ``day`` arrive: its records join the feature store
+    (``raw_features``) and a Ground Truth manifest labelling them lands in ``labels_incoming``, so the next
+    label import publishes them as a dataset (ground truth for monitoring and shadow scoring). Idempotent."""
+    from airsage.labeling.simulate import write_ground_truth_output_manifest
+
+    day = partition_for(day)
+    df = _scoring_frame(uc, day, rows)
+    written = []
+    features = storage.join(layout.raw_features(uc, day), "part-00000.parquet")
+    if not storage.exists(features):
+        with storage.atomic_path(features) as tmp:
+            df.drop(columns=[uc.schema_.label, "label_available_at"]).to_parquet(tmp, index=False)
+        written.append(features)
+    job = f"{uc.name.replace('_', '-')}-outcomes-{day:%Y%m%d}"
+    manifest = layout.ground_truth_manifest(uc, job)
+    if not storage.exists(manifest):
+        write_ground_truth_output_manifest(
+            df, manifest, label_attribute=uc.labeling.label_attribute or "label", job_name=job,
+            class_map={str(v): k for k, v in uc.labeling.class_map.items()} or None, seed=uc.generator.seed,
+            record_id=uc.schema_.record_id, label=uc.schema_.label)
+        written.append(manifest)
+    return {"manifest": manifest, "features": layout.raw_features(uc), "written": written}
 
 
 def incoming_manifests(uc: UseCase) -> list[str]:

@@ -42,7 +42,7 @@ from typing import Any
 
 from airsage import layout, storage
 from airsage.config import UseCase
-from airsage.contracts import BaselinePlan, JobResult, MonitorArgs, PartitionPlan
+from airsage.contracts import BaselinePlan, JobResult, MonitorArgs, MonitorRunSummary, PartitionPlan
 from airsage.errors import DataValidationError
 from airsage.lifecycle import common
 from airsage.lifecycle.monitoring_clarify import (
@@ -331,7 +331,8 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
     """Finish one monitoring run from its plan and the monitor job's output: model quality (ground
     truth joined to the captured scores), the bias-drift and attribution-drift results the job wrote,
     the verdict, one history point per partition, the HTML report; the run's directory is published as
-    a unit (a rerun with the same ``run_key`` replaces it). Returns a small summary (XCom-sized)."""
+    a unit (a rerun with the same ``run_key`` replaces it). Returns the run's summary, XCom-sized
+    (``MonitorRunSummary.to_dict()``)."""
     import pandas as pd
 
     from airsage.monitor.clarify_monitors import ANALYSIS_FILE, ATTRIBUTION_DIR, BIAS_DIR
@@ -362,21 +363,21 @@ def finish_partition(uc: UseCase, plan: PartitionPlan | Mapping[str, Any],
         reasons.append(f"registry integrity: {len(integrity)} finding(s) (airsage registry verify): "
                        + "; ".join(integrity[:3]) + (" ..." if len(integrity) > 3 else ""))
     report_uri = storage.join(out_uri, REPORT_FILE)
-    summary = {
-        "alert": alert, "reasons": reasons,
-        "violations": len(data.quality.violations) + len(quality.get("violations", []))
+    summary = MonitorRunSummary(
+        alert=alert, reasons=tuple(reasons),
+        violations=len(data.quality.violations) + len(quality.get("violations", []))
         + sum(r["n_violations"] for r in clarify.values()),
-        "data_quality_violations": len(data.quality.violations),
-        "model_quality_violations": len(quality.get("violations", [])),
-        "drifted_features": data.drift.drifted_features, "dataset_drift": data.drift.dataset_drift,
-        "drifted_share": round(data.drift.drifted_share, 6),
-        "prediction_drift": bool(data.drift.prediction and data.drift.prediction.drifted),
-        "model_quality": quality["status"], "ground_truth_rows": quality.get("rows", 0),
+        data_quality_violations=len(data.quality.violations),
+        model_quality_violations=len(quality.get("violations", [])),
+        drifted_features=tuple(data.drift.drifted_features), dataset_drift=data.drift.dataset_drift,
+        drifted_share=round(data.drift.drifted_share, 6),
+        prediction_drift=bool(data.drift.prediction and data.drift.prediction.drifted),
+        model_quality=quality["status"], ground_truth_rows=quality.get("rows", 0),
         **run_summaries(clarify, found),
-        "item_count": data.quality.item_count, "partition": str(day), "model_version": version,
-        "run_key": run_key, "weights": weights_from, "baseline_uri": base, "output_uri": out_uri,
-        "report_uri": report_uri, "registry_findings": integrity,
-    }
+        item_count=data.quality.item_count, partition=str(day), model_version=version,
+        run_key=run_key, weights=weights_from, baseline_uri=base, output_uri=out_uri,
+        report_uri=report_uri, registry_findings=tuple(integrity),
+    ).to_dict()
     root = uc.data_root()
     bias, attribution = clarify.get(BIAS_DIR), clarify.get(ATTRIBUTION_DIR)
     history_point = {**data.summary(), **{k: summary[k] for k in ("alert", "reasons", "violations", "model_quality",

@@ -1,5 +1,6 @@
 """The training workflow (``<uc>__train``, ``airsage train``): the training job's spec, gating and
-registration of its model, the SageMaker Model Registry mirror."""
+registration of its model (``Registration``: what the approval steps read), the SageMaker Model Registry
+mirror."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from typing import Any
 from airsage import layout
 from airsage.compute.base import JobSpec, job_name
 from airsage.config import UseCase
-from airsage.contracts import DatasetRef, JobResult
+from airsage.contracts import DatasetRef, JobResult, Registration
 from airsage.lifecycle.common import resources, run_job, run_key_from
 from airsage.provenance import code_version
 
@@ -43,7 +44,8 @@ def register_trained(uc: UseCase, *, job: JobResult | Mapping[str, Any], dataset
     """Gate the trained model and register it (PendingManualApproval, or Rejected with the failed checks).
     ``mirror=False``: the SageMaker model package is made later by ``mirror_version``. ``trained_by``: the
     authenticated user who started the training run (four eyes: they may not approve it); ``source``: the
-    channel it came through (audit log)."""
+    channel it came through (audit log). Returns every field of the version (``RegisteredVersion.to_dict()``)
+    with ``gates`` and ``passed``; ``register`` returns the ``Registration`` hand-off instead."""
     from airsage.lifecycle.clarify import merge_clarify
     from airsage.registry import ModelRegistry
     from airsage.training.gates import evaluate_gates
@@ -64,6 +66,12 @@ def register_trained(uc: UseCase, *, job: JobResult | Mapping[str, Any], dataset
         clarify_report_uri=_clarify_report(clarify_outputs))
     _dashboard("record_version", uc, version.to_dict(), gates=gates)
     return {**version.to_dict(), "gates": gates, "passed": all(g["passed"] for g in gates)}
+
+
+def register(uc: UseCase, **kwargs: Any) -> Registration:
+    """``register_trained`` (same arguments), as the typed hand-off the approval steps read: the version,
+    its status and the gates' results (the training DAG's ``register_model`` XCom: ``to_dict()``)."""
+    return Registration.from_dict(register_trained(uc, **kwargs))
 
 
 def _clarify_report(clarify_outputs: list[str] | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airsage import layout, storage
@@ -20,11 +20,15 @@ log = logging.getLogger("airsage.lifecycle.transform")
 
 def transform_spec(uc: UseCase, model: ServingModel | Mapping[str, Any], partition: dt.date | str, run_key: str, *,
                    input_uri: str | None = None, output_uri: str | None = None,
-                   overrides: Mapping[str, Any] | None = None) -> JobSpec:
+                   overrides: Mapping[str, Any] | None = None, shadow: Sequence[ServingModel] = ()) -> JobSpec:
     """The batch transform job of one partition with the served model (SageMaker Batch Transform settings
-    from ``uc.transform``; ``overrides`` replace single settings)."""
+    from ``uc.transform``; ``overrides`` replace single settings). ``shadow``: pending versions the local
+    job also scores on the same rows (``airsage.lifecycle.shadow``). The override ``shadow_job`` makes
+    this a challenger's own SageMaker job: no data capture, nothing else in shadow."""
     m = model if isinstance(model, ServingModel) else ServingModel.from_dict(model)
     partition = partition_for(partition)
+    overrides = dict(overrides or {})
+    shadow_job = bool(overrides.pop("shadow_job", False))
     t = uc.transform
     params = {
         "content_type": t.content_type, "split_type": t.split_type, "batch_strategy": t.batch_strategy,
@@ -41,11 +45,24 @@ def transform_spec(uc: UseCase, model: ServingModel | Mapping[str, Any], partiti
         # case's) and the vocabularies of its string columns travel with the job
         "model_tags": {"airsage.threshold": str(uc.training.decision_threshold), **dict(m.serving_tags)}, "fail_on_file_error": False,
     }
-    params.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    params.update({k: v for k, v in overrides.items() if v not in (None, "")})
     _transform_config(params)  # a bad combination fails here, before a job exists, on either backend
-    return JobSpec(kind="transform", name=job_name(uc.name, "transform", str(partition), run_key),
+    extra_inputs: dict[str, str] = {}
+    if shadow_job:  # a challenger scored in shadow: its own output, never the champion's capture
+        params["capture_uri"] = None
+    elif shadow:
+        from airsage.contracts import TransformArgs
+        from airsage.lifecycle.shadow import transform_inputs
+
+        extra_inputs, shadow_params = transform_inputs(
+            uc, TransformArgs(model=m, partition=str(partition), shadow=tuple(shadow)), partition)
+        params.update(shadow_params)
+    kind = "shadow" if shadow_job else "transform"
+    return JobSpec(kind="transform", name=job_name(uc.name, kind, f"{partition}-v{m.version}" if shadow_job
+                                                   else str(partition), run_key),
                    entrypoint="airsage.entrypoints.transform",
-                   inputs={"model": m.model_artifact_uri, "data": scoring_input(uc, partition, input_uri)},
+                   inputs={"model": m.model_artifact_uri, "data": scoring_input(uc, partition, input_uri),
+                           **extra_inputs},
                    output_uri=output_uri or layout.predictions(uc, partition), parameters=params,
                    resources=resources(uc, "transform"), tags={"usecase": uc.name, "partition": str(partition)})
 

@@ -9,10 +9,11 @@ Light to import (no MLflow at import time); MLflow is loaded by the first regist
     report = verify("credit_risk")          # report.ok, report.findings
 
 Modules: ``model_registry`` (the facade: register / approve / reject / promote / rollback / resolve),
-``store`` (every MLflow call), ``artifacts`` (model.tar.gz, SHA-256, bundle loading), ``lineage`` (the
-training run: params, metrics, dataset lineage, signature, requirements), ``audit`` (the hash-chained
-log), ``integrity`` (is MLflow's state backed by the log?), ``sagemaker_mirror`` (the SageMaker copy),
-``lock``, ``tags`` / ``types`` (the vocabulary).
+``store`` (every MLflow call), ``approval`` (how a decision is recorded: preconditions, tags, champion
+move, audit event), ``serving`` (``models:/`` URI resolution and the serving guard), ``artifacts``
+(model.tar.gz, SHA-256, bundle loading), ``lineage`` (the training run: params, metrics, dataset lineage,
+signature, requirements), ``audit`` (the hash-chained log), ``integrity`` (is MLflow's state backed by the
+log?), ``sagemaker_mirror`` (the SageMaker copy), ``lock``, ``tags`` / ``types`` (the vocabulary).
 """
 from airsage.registry.integrity import VerifyReport
 from airsage.registry.model_registry import ModelRegistry

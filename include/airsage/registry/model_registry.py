@@ -21,12 +21,13 @@
   call *after* the change is complete, and re-running the same call finishes the mirror.
   ``promote`` / ``rollback`` only move aliases, so there is nothing to mirror.
 
-The MLflow calls are in ``registry.store``, artifacts and checksums in ``registry.artifacts``. MLflow is
-imported inside the methods (~8 s), so importing this module stays cheap.
+The MLflow calls are in ``registry.store``, artifacts and checksums in ``registry.artifacts``, how a
+decision is recorded (tags, champion move, audit event) in ``registry.approval``, the URI resolution and
+the serving guard in ``registry.serving``. MLflow is imported inside the methods (~8 s), so importing this
+module stays cheap.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ from typing import Any
 
 from airsage import storage
 from airsage.errors import ModelNotApprovedError, ModelNotFoundError
-from airsage.registry import integrity, lineage
+from airsage.registry import approval, integrity, lineage, serving
 from airsage.registry import sagemaker_mirror as smm
 from airsage.registry import types as t
 from airsage.registry.artifacts import MODEL_ARTIFACT_DIR, load_bundle, local_model, sha256  # noqa: F401
@@ -46,43 +47,16 @@ from airsage.registry._mlflow import mlflow_module as _mlflow_module
 from airsage.registry.audit import AuditLog
 from airsage.registry.lineage import CLARIFY_DIR, EVALUATION_DIR, EVALUATION_FILES
 from airsage.registry.lock import registry_lock
+from airsage.registry.approval import cli_source, register_reason  # noqa: F401 - their former home
+from airsage.registry.approval import same_person as _same_person  # noqa: F401
 from airsage.registry.store import (MlflowStore, check_name, check_version, is_local_store, now,
                                     scalar_metrics)
-from airsage.registry.types import (ApprovalNotBackedError, ApprovalStatus, FourEyesError, RegisteredVersion,
-                                    RegistryTransitionError, ResolvedModel)
+from airsage.registry.types import (ApprovalNotBackedError, ApprovalStatus, FourEyesError,  # noqa: F401
+                                    RegisteredVersion, RegistryTransitionError, ResolvedModel)
 
 CARD_DIR = "model_card"
 OUTPUT_FILES = tuple(EVALUATION_FILES)
 log = logging.getLogger(__name__)
-
-
-def cli_source() -> str:
-    """The ``source`` of a decision typed at a terminal: ``cli:<os user>``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"cli:{user}"
-
-
-def register_reason(v: RegisteredVersion) -> str:
-    """The registration audit event's reason: the gates' verdict, and where an outside model came from."""
-    failed = v.failed_checks
-    if failed:
-        reason = "quality gates failed: " + ", ".join(failed)
-    elif t.TAG_GATES in v.tags:
-        reason = "all quality gates passed"
-    else:
-        reason = "registered without quality gates (an outside model: review its evidence before approving)"
-    if v.tags.get(t.TAG_IMPORTED_FROM):
-        reason = f"imported from {v.tags[t.TAG_IMPORTED_FROM]}; {reason}"
-    elif v.tags.get(t.TAG_MODEL_SOURCE):
-        reason = f"MLflow model {v.tags[t.TAG_MODEL_SOURCE]}; {reason}"
-    return reason
-
-
-def _same_person(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and a.strip().casefold() == b.strip().casefold()
 
 
 class ModelRegistry:
@@ -145,22 +119,7 @@ class ModelRegistry:
 
     def _ensure_register_event(self, v: RegisteredVersion, actor: str, source: str | None = None) -> None:
         """Write the registration's audit event unless it exists (a retry after a crash completes it)."""
-        if self._has_event(v.name, v.version, "register"):
-            return
-        champion = self.store.alias_version(v.name, t.CHAMPION)
-        failed = v.failed_checks
-        self.audit.append(v.name, action="register", actor=actor, version=v.version, from_version=champion,
-                          to_version=champion, from_status=None, to_status=str(v.status),
-                          reason=register_reason(v),
-                          extra={"run_key": v.tags.get(t.TAG_RUN_KEY), "run_id": v.run_id,
-                                 "dataset_version": v.tags.get(t.TAG_DATASET_VERSION),
-                                 "failed_checks": failed, "metrics": v.metrics,
-                                 "trained_by": v.tags.get(t.TAG_TRAINED_BY),
-                                 **({"imported_from": v.tags[t.TAG_IMPORTED_FROM]}
-                                    if v.tags.get(t.TAG_IMPORTED_FROM) else {}),
-                                 **({"model_source": v.tags[t.TAG_MODEL_SOURCE]}
-                                    if v.tags.get(t.TAG_MODEL_SOURCE) else {})},
-                          source=source or cli_source())
+        approval.ensure_register_event(self.store, self.audit, v, actor, source)
 
     # ================================================================== registration
     def register_training(self, uc, *, model_artifact_uri: str, output_data_uri: str, dataset: dict[str, Any],
@@ -345,17 +304,11 @@ class ModelRegistry:
 
     # ================================================================== approval workflow
     def _has_event(self, name: str, version: str, action: str) -> bool:
-        return any(e["action"] == action and e["version"] == str(version) for e in self.audit.events(name))
+        return approval.has_event(self.audit, name, version, action)
 
     def _move_champion(self, name: str, version: str) -> tuple[str | None, str | None]:
         """champion -> ``version``; the replaced champion -> ``previous``. Returns (old champion, previous)."""
-        old = self.store.alias_version(name, t.CHAMPION)
-        if old == str(version):
-            return old, self.store.alias_version(name, t.PREVIOUS)
-        if old is not None:
-            self.store.set_alias(name, t.PREVIOUS, old)
-        self.store.set_alias(name, t.CHAMPION, str(version))
-        return old, old if old is not None else self.store.alias_version(name, t.PREVIOUS)
+        return approval.move_champion(self.store, name, version)
 
     def approve(self, name: str, version: str | int, *, approver: str, comment: str, usecase=None,
                 source: str | None = None, four_eyes: bool = True) -> RegisteredVersion:
@@ -373,21 +326,9 @@ class ModelRegistry:
             status = v.status
             if status == ApprovalStatus.APPROVED and self._has_event(name, version, "approve"):
                 return self._sync_mirror(usecase, v)
-            if status not in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED):
-                raise RegistryTransitionError(
-                    name, version, str(status), "approve",
-                    fix="Only a PendingManualApproval version can be approved; a Rejected version failed its "
-                        "gates or review: retrain (or fix the gates) to get a new version.")
-            if four_eyes and _same_person(approver, v.tags.get(t.TAG_TRAINED_BY)):
-                raise FourEyesError(name, version, approver)
-            self.store.set_tags(name, version, {t.TAG_STATUS: ApprovalStatus.APPROVED.value, "approved_by": approver,
-                                                "approval_comment": comment, "approval_ts": now(),
-                                                "approval_source": source or cli_source()})
-            old, previous = self._move_champion(name, version)
-            self.audit.append(name, action="approve", actor=approver, version=version, from_version=old,
-                              to_version=version, from_status=ApprovalStatus.PENDING.value,
-                              to_status=ApprovalStatus.APPROVED.value, reason=comment,
-                              extra={"previous": previous, "four_eyes": four_eyes}, source=source or cli_source())
+            approval.check_approvable(name, version, v, approver, four_eyes=four_eyes)
+            approval.record_approval(self.store, self.audit, name, version, approver=approver, comment=comment,
+                                     source=source, four_eyes=four_eyes)
             return self._sync_mirror(usecase, self.get_version(name, version))
 
     def reject(self, name: str, version: str | int, *, approver: str, comment: str, usecase=None,
@@ -403,21 +344,13 @@ class ModelRegistry:
                     self._append_reject(name, version, v.tags["rejected_by"], v.tags.get("rejection_comment", ""),
                                         source)
                 return self._sync_mirror(usecase, v)
-            if status != ApprovalStatus.PENDING:
-                raise RegistryTransitionError(
-                    name, version, str(status), "reject",
-                    fix="Only a PendingManualApproval version can be rejected. To retire an approved champion, "
-                        "roll back (airsage registry rollback) or promote another approved version.")
-            self.store.set_tags(name, version, {t.TAG_STATUS: ApprovalStatus.REJECTED.value, "rejected_by": approver,
-                                                "rejection_comment": comment, "rejection_ts": now()})
-            self._append_reject(name, version, approver, comment, source)
+            approval.check_rejectable(name, version, v)
+            approval.record_rejection(self.store, self.audit, name, version, approver=approver, comment=comment,
+                                      source=source)
             return self._sync_mirror(usecase, self.get_version(name, version))
 
     def _append_reject(self, name: str, version: str, approver: str, comment: str, source: str | None) -> None:
-        champion = self.store.alias_version(name, t.CHAMPION)
-        self.audit.append(name, action="reject", actor=approver, version=version, from_version=champion,
-                          to_version=champion, from_status=ApprovalStatus.PENDING.value,
-                          to_status=ApprovalStatus.REJECTED.value, reason=comment, source=source or cli_source())
+        approval.append_reject(self.store, self.audit, name, version, approver, comment, source)
 
     def promote(self, name: str, version: str | int, *, actor: str, reason: str,
                 source: str | None = None) -> RegisteredVersion:
@@ -431,9 +364,8 @@ class ModelRegistry:
             if t.CHAMPION in v.aliases:
                 return v
             old, previous = self._move_champion(name, version)
-            self.audit.append(name, action="promote", actor=actor, version=version, from_version=old,
-                              to_version=version, from_status=str(status), to_status=str(status), reason=reason,
-                              extra={"previous": previous}, source=source or cli_source())
+            approval.record_move(self.audit, "promote", name, version, status, actor=actor, reason=reason,
+                                 from_version=old, previous=previous, source=source)
             return self.get_version(name, version)
 
     def rollback(self, name: str, *, actor: str, reason: str, to_version: str | int | None = None,
@@ -460,9 +392,8 @@ class ModelRegistry:
             if current == target:
                 return v
             _, previous = self._move_champion(name, target)
-            self.audit.append(name, action="rollback", actor=actor, version=target, from_version=current,
-                              to_version=target, from_status=str(status), to_status=str(status), reason=reason,
-                              extra={"previous": previous}, source=source or cli_source())
+            approval.record_move(self.audit, "rollback", name, target, status, actor=actor, reason=reason,
+                                 from_version=current, previous=previous, source=source)
             return self.get_version(name, target)
 
     # ================================================================== serving
@@ -472,62 +403,15 @@ class ModelRegistry:
         With ``require_approved`` (the serving guard) refuses, with ``ModelNotApprovedError``, anything not
         Approved, and (``ApprovalNotBackedError``, a subclass) an approval or a ``champion``/``previous``
         alias that the audit log does not back. ``ModelNotFoundError`` when the model, version or alias
-        does not exist.
+        does not exist. (``registry.serving``)
         """
-        name, version, alias = self._parse_uri(uri)
-        check_name(name)
-        if alias is not None:
-            version = self.store.alias_version(name, alias)
-            if version is None:
-                raise ModelNotFoundError(uri, f"model {name} has no alias {alias!r}")
-        elif version == "latest":
-            versions = self.store.versions_of(name)
-            if not versions:
-                raise ModelNotFoundError(uri, f"model {name} has no versions")
-            version = str(max(int(mv.version) for mv in versions))
-        try:
-            v = self.get_version(name, version)
-        except ModelNotFoundError:
-            raise ModelNotFoundError(uri, f"model {name} has no version {version}") from None
-        if require_approved:
-            if v.status != ApprovalStatus.APPROVED:
-                raise ModelNotApprovedError(name, v.version, str(v.status) if v.status is not None else None)
-            self._guard(v, alias)
-        return ResolvedModel(name=name, version=v.version, status=v.status, alias=alias, run_id=v.run_id,
-                             model_artifact_uri=v.tags.get(t.TAG_MODEL_ARTIFACT), tags=v.tags,
-                             tracking_uri=self.tracking_uri, source=v.source)
+        return serving.resolve(self.store, self.audit, uri, require_approved=require_approved)
 
     def _guard(self, v: RegisteredVersion, alias: str | None) -> None:
         """Refuse a version whose approval (or the alias it was resolved through) the audit log does not back."""
-        events, brk = self.audit.check_chain(v.name)
-        problem = integrity.serving_problem(v, alias, v.version, events)
-        if problem:
-            if brk is not None:
-                problem += f" (the audit chain itself is broken at {brk})"
-            usecase = v.tags.get("airsage.usecase")
-            raise ApprovalNotBackedError(v.name, v.version, str(v.status), problem, usecase=usecase)
+        serving.guard(self.audit, v, alias)
 
-    @staticmethod
-    def _parse_uri(uri: str) -> tuple[str, str | None, str | None]:
-        import re
-
-        m = re.match(r"^models:/(?P<rest>.+)$", uri or "")
-        if not m:
-            raise ModelNotFoundError(uri, "not a models:/ URI (use models:/NAME@ALIAS, models:/NAME/VERSION "
-                                          "or models:/NAME/latest)")
-        rest = m.group("rest")
-        if "@" in rest:
-            name, alias = rest.rsplit("@", 1)
-            return name, None, alias
-        name, _, suffix = rest.rpartition("/")
-        if not name:
-            raise ModelNotFoundError(uri, "a bare models:/<id> (MLflow LoggedModel) is not a registered version")
-        if suffix.isdigit():
-            return name, suffix, None
-        if suffix.lower() == "latest":
-            return name, "latest", None
-        raise ModelNotFoundError(uri, f"{suffix!r} is a stage or unknown suffix; stages are not used, "
-                                      "use an alias (models:/NAME@champion) or a version number")
+    _parse_uri = staticmethod(serving.parse_uri)
 
     # ================================================================== integrity
     def verify(self, usecase) -> integrity.VerifyReport:

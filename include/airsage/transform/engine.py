@@ -18,139 +18,59 @@
   stored dictionary-encoded in the input are read as dictionaries and written back as such (no hashing
   of every value again on a JoinSource Input rewrite); the file's content is the same.
 * ``capture_uri``: inputs and outputs for monitoring, see ``airsage.transform.capture``.
+* ``shadow``: challengers scored on the same rows in the same pass, see ``airsage.transform.shadow``.
+
+The pipeline's threads live in ``pipeline``, the report types in ``results``, the per-record helpers
+(ids, text record parsing) in ``rows``; their names stay importable from here.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
-import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from airsage import storage
-from airsage.errors import AirsageError, ConfigError, DataValidationError, PartialFailureError
+from airsage.errors import AirsageError, ConfigError, DataValidationError
 from airsage.transform import capture as cap
 from airsage.transform import records as rec
 from airsage.transform.encoding import ArrowEncoder
 from airsage.transform.jsonpath import RecordError, select_columns
+from airsage.transform.pipeline import END as _END  # noqa: F401 - re-exported
+from airsage.transform.pipeline import run_pipeline
+from airsage.transform.results import (  # noqa: F401 - re-exported: the engine's public names
+    FileFailure,
+    FileResult,
+    ShadowResult,
+    TransformFailedError,
+    TransformProgress,
+    TransformReport,
+)
+from airsage.transform.rows import (  # noqa: F401 - re-exported
+    OUT_SUFFIX,
+    file_digest,
+    generated_ids,
+    parquet_id_column,
+    parquet_ids,
+    parse_text_records,
+)
+from airsage.transform.rows import dictionary_stored_text as _dictionary_stored_text
+from airsage.transform.rows import is_text as _is_text
 from airsage.transform.settings import PARQUET, TransformConfig
+from airsage.transform.shadow import ShadowSink, ShadowTarget, reason, text_facets, text_frame, text_shadow
 
 log = logging.getLogger("airsage.transform")
-OUT_SUFFIX = ".out"
 OUTPUT_KIND = "transform"  # the kind recorded in the output's ownership marker
 TEXT_CHUNK = 5000  # records per model call on the CSV / JSON Lines path
 IN_FLIGHT = 3  # row groups alive at once: one being read, one predicted, one written (bounds memory)
-
-
-# =========================================================================== results
-@dataclass(frozen=True)
-class FileFailure:
-    """Why one input file produced no ``.out``. ``line`` is 1-based (text); ``record`` is 0-based."""
-
-    input_uri: str
-    relative_path: str
-    reason: str
-    line: int | None = None
-    record: int | None = None
-
-    def describe(self) -> str:
-        where = f", line {self.line}" if self.line is not None else (
-            f", row {self.record}" if self.record is not None else "")
-        return f"{self.relative_path}{where}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class FileResult:
-    input_uri: str
-    relative_path: str
-    output_uri: str | None  # None when the file failed
-    records_in: int
-    records_out: int
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TransformReport:
-    """What one run did. ``records_in`` counts records read (a failed file stops at its first bad
-    record); ``records_failed`` = records read from files that produced no ``.out``."""
-
-    status: str  # "Completed" | "Failed" (some file failed)
-    run_key: str
-    model_name: str
-    model_version: str
-    input_uri: str
-    output_uri: str
-    capture_file: str | None
-    config: dict[str, Any]
-    files_in: int
-    files_out: int
-    files_failed: int
-    records_in: int
-    records_out: int
-    records_failed: int
-    failures: tuple[FileFailure, ...]
-    files: tuple[FileResult, ...]
-    started_at: str
-    seconds: float
-    records_per_s: float
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time per stage (they overlap)
-
-    @property
-    def failed(self) -> bool:
-        return self.files_failed > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["failures"] = [f.to_dict() for f in self.failures]
-        d["files"] = [f.to_dict() for f in self.files]
-        return d
-
-
-@dataclass(frozen=True)
-class TransformProgress:
-    """Handed to ``progress`` about once a second (from a worker thread) and at each file's end."""
-
-    current_file: str
-    files_done: int
-    files_total: int
-    records_done: int
-    records_per_s: float
-    eta_s: float | None  # from the share of files (and of the current Parquet file) done
-
-
-class TransformFailedError(PartialFailureError):
-    """Some input files failed and the caller asked to fail the run; ``report`` has the details. The
-    command line exits 3 (partial failure: the good files were published), or 2 when every file failed."""
-
-    def __init__(self, report: TransformReport):
-        self.report = report
-        first = report.failures[0].describe() if report.failures else "?"
-        super().__init__(
-            f"batch transform {report.run_key}: {report.files_failed} of {report.files_in} input file(s) failed "
-            f"(no .out written for them; {report.files_out} published); first: {first}",
-            failures=[f.describe() for f in report.failures],
-            fix="Correct or remove the bad records named in the report's failures, then rerun: the partition's "
-                "output is replaced as a whole. Or run with fail_on_file_error=False to accept partial output.")
-        if report.files_out == 0:
-            self.exit_code = 2  # nothing was published: a plain failure
 
 
 # =========================================================================== entry point
@@ -170,6 +90,8 @@ def run_batch_transform(
     partition_date: dt.date | str | None = None,
     fail_on_file_error: bool = True,
     force: bool = False,
+    shadow: Sequence[ShadowTarget] = (),
+    shadow_columns: Sequence[str] = (),
 ) -> TransformReport:
     """Score every file under ``input_uri`` into ``output_uri`` (see the module docstring).
 
@@ -182,6 +104,9 @@ def run_batch_transform(
     as SageMaker does) when any file failed; else just report it.
     ``force``: replace an existing output directory that Airsage did not publish (its content is moved
     aside, never deleted); an output overlapping the input or the capture location is always refused.
+    ``shadow``: challengers scored on the same rows in the same pass, each into its own output of shadow
+    scores (``airsage.transform.shadow``; ``shadow_columns``: the facet columns carried into it, those
+    the input has). A challenger that fails never fails the run: ``report.shadow`` says why.
     """
     config = config if isinstance(config, TransformConfig) else TransformConfig.from_dict(config)
     _check_locations(input_uri, output_uri, capture_uri)
@@ -200,6 +125,13 @@ def run_batch_transform(
     job = _Job(model, config, str(model_name), str(model_version), run_key, record_id_col, feature_columns, progress)
     job.output_uri = output_uri
     started = time.time()
+    sinks = [ShadowSink(t, model, shadow_columns=shadow_columns, parquet=config.content_type == PARQUET)
+             for t in shadow]
+    for sink in sinks:
+        sink.start(input_uri, {"champion's output": output_uri, "capture location": capture_uri,
+                               **{f"shadow output of version {o.version}": o.output_uri
+                                  for o in sinks if o is not sink and o.active}})
+    job.sinks, job.shadow_columns = sinks, list(dict.fromkeys(shadow_columns))
     capture = None
     if capture_uri:
         target = cap.capture_file_uri(capture_uri, cap.parse_date(partition_date), run_key)
@@ -209,6 +141,7 @@ def run_batch_transform(
         FileFailure(uri, _relative(uri, input_uri), "a symbolic link to a file outside the input folder: not read")
         for uri in escaped]
     capture_file = None
+    published = False
     try:
         with storage.atomic_dir(output_uri, inputs=(input_uri,), force=force, kind=OUTPUT_KIND) as stage:
             for i, uri in enumerate(files):
@@ -221,10 +154,14 @@ def run_batch_transform(
                     log.warning("transform %s: %s", run_key, failure.describe())
         if capture is not None:
             capture_file = capture.publish()
+        published = True
     finally:
         if capture is not None:
             capture.close()
+        shadow_results = tuple(sink.finish(published) for sink in sinks)
     seconds = time.time() - started
+    for stage_name in ("predict", "write") if sinks else ():
+        job.stage_seconds[f"shadow_{stage_name}"] = sum(sink.busy[stage_name] for sink in sinks)
     ok = [r for r in results if r.output_uri]
     records_in = sum(r.records_in for r in results)
     records_out = sum(r.records_out for r in results)
@@ -236,7 +173,7 @@ def run_batch_transform(
         failures=tuple(failures), files=tuple(results),
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
         seconds=round(seconds, 3), records_per_s=round(records_out / seconds, 1) if seconds > 0 else 0.0,
-        stage_seconds={k: round(v, 3) for k, v in job.stage_seconds.items()})
+        stage_seconds={k: round(v, 3) for k, v in job.stage_seconds.items()}, shadow=shadow_results)
     log.info("transform %s: %s, %d/%d files, %d records in %.1f s (%.0f records/s)", run_key, report.status,
              report.files_out, report.files_in, records_out, seconds, report.records_per_s)
     if report.failed and fail_on_file_error:
@@ -267,15 +204,7 @@ def _relative(uri: str, input_uri: str) -> str:
     return storage.relative(uri, input_uri).replace(os.sep, "/")
 
 
-def file_digest(run_key: str, relative_path: str) -> str:
-    """The per-file prefix of generated inference ids."""
-    return hashlib.sha1(f"{run_key}\0{relative_path}".encode()).hexdigest()[:16]
-
-
 # =========================================================================== one run
-_END = object()
-
-
 class _Job:
     def __init__(self, model, config: TransformConfig, model_name: str, model_version: str, run_key: str,
                  record_id_col, feature_columns: list[str], progress):
@@ -299,6 +228,8 @@ class _Job:
         self._started = time.time()
         self._last_tick = self._last_log = 0.0
         self._lock = threading.Lock()
+        self.sinks: list[ShadowSink] = []  # challengers scored in the shadow (see airsage.transform.shadow)
+        self.shadow_columns: list[str] = []
 
     # ------------------------------------------------------------------ per file
     def run_file(self, uri: str, rel: str, stage: Path, capture) -> tuple[FileResult, FileFailure | None]:
@@ -323,6 +254,8 @@ class _Job:
             if capture is not None:
                 capture.end_file(failure is None)
             tmp.unlink(missing_ok=True)
+            for sink in self.sinks:
+                sink.end_file(failure is None)
         if failure:
             counts["out"] = 0
             if failure.record is not None:  # records are parsed ahead in batches: count up to the bad one
@@ -356,6 +289,9 @@ class _Job:
         digest = file_digest(self.run_key, rel)
         assembler = rec.Assembler(cfg.assemble_with)
         size = local.stat().st_size
+        for sink in self.sinks:
+            sink.lacking(self.feature_columns)
+            sink.begin_file(rel, [pa.field(c, t) for c, t in text_facets(self, sink).items()])
         with open(local, "rb") as fh, open(tmp, "w", encoding="utf-8", newline="") as out:
             batch: list[rec.Record] = []
             records = rec.iter_records(fh, cfg, size)
@@ -383,13 +319,15 @@ class _Job:
         t0 = time.perf_counter()
         values, ids = parse_text_records(batch, cfg, self.features, self.categorical, self.feature_columns,
                                          self.record_id_col, digest)
-        frame = pd.DataFrame({f: (pd.Series(values[f], dtype=object) if f in self.categorical
-                                  else np.asarray(values[f], dtype=np.float64)) for f in self.features})
+        frame = text_frame(values, self.features, self.categorical)
         self.stage_seconds["read"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        scores = np.asarray(self.model.predict_proba_encoded(self.model.encode(frame)), dtype=np.float64)
+        x = self.model.encode(frame)
+        scores = np.asarray(self.model.predict_proba_encoded(x), dtype=np.float64)
         labels = (scores > self.threshold).astype(np.int64)
         self.stage_seconds["predict"] += time.perf_counter() - t0
+        if self.sinks:
+            text_shadow(self, batch, digest, values, ids, x, scores)
         t0 = time.perf_counter()
         pieces = []
         for r, rid, score, label in zip(batch, ids, scores.tolist(), labels.tolist()):
@@ -443,6 +381,9 @@ class _Job:
             joined = fields
         out_cols = select_columns(self.out_path, joined, "output_filter")
         digest = digest or file_digest(self.run_key, rel)
+        sinks, side_cols, facets = self._parquet_shadow(rel, model_cols, names, pf.schema_arrow)
+        if sinks and not cfg.joins:
+            read_cols = list(dict.fromkeys(read_cols + side_cols))
         n_groups = pf.metadata.num_row_groups
         offsets = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(n_groups)]).tolist()
         captured_at = _now()
@@ -460,8 +401,9 @@ class _Job:
             ids = self._parquet_ids(table, id_col, digest, start)
             # hand on only what the writer needs, so finished columns are freed early (bounded memory)
             keep = table if cfg.joins else table.select(self.features) if capture is not None else None
+            side = table.select(side_cols) if sinks and side_cols else None
             self.stage_seconds["read"] += time.perf_counter() - t0
-            return keep, x, ids
+            return keep, x, ids, side
 
         def predict(x: np.ndarray) -> np.ndarray:
             t0 = time.perf_counter()
@@ -503,10 +445,30 @@ class _Job:
 
         try:
             groups = list(range(n_groups)) or [-1]  # an empty file still gets an empty .out with the schema
-            _pipeline(groups, read, predict, write, write_capture if capture is not None else None)
+            _pipeline(groups, read, predict, write, write_capture if capture is not None else None,
+                      [self._shadow_side(sink, facets) for sink in sinks])
         finally:
             if state["writer"] is not None:
                 state["writer"].close()
+
+    def _parquet_shadow(self, rel: str, model_cols: list[str], names: list[str],
+                        schema: pa.Schema) -> tuple[list[ShadowSink], list[str], list[str]]:
+        """The challengers scoring this file, the extra columns they need read (facets, own features), the
+        facet columns present."""
+        facets = [c for c in self.shadow_columns if c in names]
+        sinks = []
+        for sink in self.sinks:
+            sink.lacking(model_cols)
+            sink.begin_file(rel, [schema.field(c) for c in facets])
+            if sink.active:
+                sinks.append(sink)
+        own = [f for sink in sinks if not sink.same for f in sink.features]
+        return sinks, list(dict.fromkeys(facets + own)), facets
+
+    def _shadow_side(self, sink: ShadowSink, facets: list[str]) -> Callable:
+        def side(rg: int, x: np.ndarray, ids: pa.Array, scores: np.ndarray, table: pa.Table | None) -> None:
+            sink.score(x, table, ids, scores, self.threshold, {c: table.column(c) for c in facets})
+        return side
 
     def _parquet_id_col(self, names: list[str]) -> str | None:
         return parquet_id_column(names, self.record_id_col)
@@ -515,69 +477,7 @@ class _Job:
         return parquet_ids(table, id_col, digest, start)
 
 
-# =========================================================================== shared per-record helpers
-def parse_text_records(batch: list[rec.Record], config: TransformConfig, features: list[str],
-                       categorical: dict[str, list[str]], feature_columns: list[str],
-                       record_id_col: str | int | None, digest: str) -> tuple[dict[str, list], list[str]]:
-    """The model features (InputFilter applied; numeric -> float, categorical -> str/None) and the
-    inference id of CSV / JSON Lines records, as the engine computes them. A bad record raises
-    ``RecordError`` carrying its ``line`` and ``record``."""
-    in_path = config.input_path
-    values: dict[str, list] = {f: [] for f in features}
-    ids: list[str] = []
-    for r in batch:
-        try:
-            row = rec.feature_values(in_path.apply(r.raw), feature_columns, features)
-            for f in features:
-                v = row[f]
-                values[f].append(rec.to_category(v, f) if f in categorical else rec.to_number(v, f))
-            ids.append(rec.record_id(r.raw, record_id_col, config.content_type)
-                       if record_id_col is not None else f"{digest}-{r.index}")
-        except RecordError as exc:
-            exc.line, exc.record = r.line, r.index  # type: ignore[attr-defined]
-            raise
-    return values, ids
-
-
-def generated_ids(digest: str, start: int, n: int) -> pa.Array:
-    """``<digest>-<record number>`` for records ``start .. start+n-1`` (no record id column)."""
-    idx = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(pa.scalar(f"{digest}-"), idx, "")
-
-
-def parquet_id_column(names: list[str], record_id_col: str | int | None) -> str | None:
-    """The Parquet column holding the record id (a name, or a position given as an int / digit string)."""
-    col = record_id_col
-    if col is None:
-        return None
-    if isinstance(col, int) or (isinstance(col, str) and col.lstrip("-").isdigit() and col not in names):
-        try:
-            return names[int(col)]
-        except IndexError:
-            raise RecordError(f"record_id_col {col} is outside the file's {len(names)} columns") from None
-    if col not in names:
-        raise RecordError(f"record_id_col {col!r} is not a column of the file")
-    return col
-
-
-def parquet_ids(table: pa.Table, id_col: str | None, digest: str, start: int) -> pa.Array:
-    """The inference ids of a row group starting at row ``start``: the record id as text, else generated."""
-    if id_col is None:
-        return generated_ids(digest, start, table.num_rows)
-    ids = table.column(id_col)
-    if pa.types.is_dictionary(ids.type):
-        ids = ids.cast(ids.type.value_type)
-    if not pa.types.is_string(ids.type):
-        ids = pc.cast(ids, pa.string())
-    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    if ids.null_count:
-        first = int(np.flatnonzero(np.asarray(ids.is_null()))[0])
-        err = RecordError(f"the record id column {id_col!r} is null")
-        err.record = start + first  # type: ignore[attr-defined]
-        raise err
-    return ids
-
-
+# =========================================================================== one file, for the serving module
 def score_parquet_file(model: Any, src: str | Path, dest: str | Path, config: TransformConfig | dict[str, Any], *,
                        model_name: str, model_version: str | int, digest: str,
                        record_id_col: str | int | None = None) -> int:
@@ -598,127 +498,12 @@ def score_parquet_file(model: Any, src: str | Path, dest: str | Path, config: Tr
 
 
 def _pipeline(items: list[int], read: Callable, predict: Callable, write: Callable,
-              write_capture: Callable | None = None) -> None:
-    """Run read -> predict -> write (-> write_capture) over ``items`` in order, the stages overlapping in
-    threads. ``write`` returns what ``write_capture`` needs besides the row group (the labels).
-
-    The reader takes a slot before reading and the last writer frees it after writing, so at most
-    ``IN_FLIGHT`` row groups are alive. The first error in any stage stops the others and is re-raised."""
-    q_read: queue.Queue = queue.Queue()
-    q_write: queue.Queue = queue.Queue()
-    q_capture: queue.Queue = queue.Queue()
-    slots = threading.Semaphore(IN_FLIGHT)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def put(q: queue.Queue, item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def get(q: queue.Queue) -> Any:
-        while True:
-            try:
-                return q.get(timeout=0.05)
-            except queue.Empty:
-                if stop.is_set():
-                    return _END
-
-    def fail(exc: BaseException) -> None:
-        errors.append(exc)
-        stop.set()
-
-    def reader() -> None:
-        try:
-            for item in items:
-                while not slots.acquire(timeout=0.05):
-                    if stop.is_set():
-                        return
-                if stop.is_set() or not put(q_read, (item, *read(item))):
-                    return
-            put(q_read, _END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            fail(exc)
-
-    def writer() -> None:
-        try:
-            while (got := get(q_write)) is not _END:
-                item, table, ids, scores = got
-                labels = write(table, ids, scores, item)
-                if write_capture is not None:
-                    if not put(q_capture, (item, table, ids, scores, labels)):
-                        return
-                else:
-                    slots.release()
-                del got, table, ids, scores, labels
-            if write_capture is not None:
-                put(q_capture, _END)
-        except BaseException as exc:  # noqa: BLE001
-            fail(exc)
-
-    def capture_writer() -> None:
-        try:
-            while (got := get(q_capture)) is not _END:
-                item, table, ids, scores, labels = got
-                write_capture(table, ids, scores, labels, item)
-                del got, table, ids, scores, labels
-                slots.release()
-        except BaseException as exc:  # noqa: BLE001
-            fail(exc)
-
-    threads = [threading.Thread(target=reader, name="transform-read", daemon=True),
-               threading.Thread(target=writer, name="transform-write", daemon=True)]
-    if write_capture is not None:
-        threads.append(threading.Thread(target=capture_writer, name="transform-capture", daemon=True))
-    for t in threads:
-        t.start()
-    try:
-        while (got := get(q_read)) is not _END:
-            item, table, x, ids = got
-            if not put(q_write, (item, table, ids, predict(x))):
-                break
-        put(q_write, _END)
-    except BaseException as exc:  # noqa: BLE001
-        fail(exc)
-    finally:
-        if errors:
-            stop.set()
-        for t in threads:
-            t.join()
-    if errors:
-        raise errors[0]
+              write_capture: Callable | None = None, sides: Sequence[Callable] = ()) -> None:
+    """``pipeline.run_pipeline`` with this module's ``IN_FLIGHT``."""
+    run_pipeline(items, read, predict, write, write_capture, sides, in_flight=IN_FLIGHT)
 
 
-def _is_text(typ: pa.DataType) -> bool:
-    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
-
-
-def _dictionary_stored_text(local: Path, schema: pa.Schema) -> list[str]:
-    """Text columns whose first row group is dictionary-encoded in the file (cheap: footer only)."""
-    md = pq.ParquetFile(local).metadata
-    if md.num_row_groups == 0:
-        return []
-    rg = md.row_group(0)
-    out = []
-    for i in range(rg.num_columns):
-        col = rg.column(i)
-        name = col.path_in_schema
-        if name in schema.names and _is_text(schema.field(name).type) and (
-                "RLE_DICTIONARY" in col.encodings or "PLAIN_DICTIONARY" in col.encodings):
-            out.append(name)
-    return out
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, AirsageError):
-        return exc.message + (f" (fix: {exc.fix})" if exc.fix else "")
-    if isinstance(exc, RecordError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+_reason = reason
 
 
 def _now() -> dt.datetime:

@@ -23,6 +23,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from airflow.api_fastapi.core_api.security import get_user
+from airsage.cards import shadow as shadow_text
+from airsage.cards.html import shadow_rates_svg
 from airsage.config import UseCase, load_usecases
 from airsage.dashboard import views
 from airsage.dashboard.lineage import lineage
@@ -53,8 +55,11 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{float(v):.0%}"
 
 
-_env.filters.update(fmt=_fmt, pct=_pct, urlq=lambda s: quote(str(s or ""), safe=""))
-_env.globals.update(trend_svg=views.trend_svg, statuses=views.STATUSES)
+_env.filters.update(fmt=_fmt, pct=_pct, urlq=lambda s: quote(str(s or ""), safe=""),
+                    # the shadow history's numbers, written as the approval summary and the model card write them
+                    rate=shadow_text.pct, num=shadow_text.fnum, signed=shadow_text.signed, nrows=shadow_text.count,
+                    pvalue=shadow_text.pvalue)
+_env.globals.update(trend_svg=views.trend_svg, statuses=views.STATUSES, shadow_svg=shadow_rates_svg)
 
 
 # ---------------------------------------------------------------------- auth
@@ -211,6 +216,10 @@ def _routes() -> tuple[APIRouter, APIRouter]:
         card = reg.read_run_json(uc.registered_model_name, version, "model_card/model_card.json")
         if not card:
             card = build_model_card(reg, uc.registered_model_name, version, uc)
+        else:  # the stored card dates from its last refresh: the shadow evidence grows every night
+            status = ((card.get("airsage") or {}).get("registry") or {}).get("approval_status")
+            card.setdefault("airsage", {})["shadow"] = shadow_text.shadow_section(
+                uc, version, pending=status in (None, "PendingManualApproval"))
         return HTMLResponse(render_model_card_html(card, usecase=uc.name),
                             headers={"Content-Security-Policy": REPORT_CSP, "X-Content-Type-Options": "nosniff"})
 
