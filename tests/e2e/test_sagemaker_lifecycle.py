@@ -284,3 +284,46 @@ def test_a_version_not_approved_is_refused_before_any_sagemaker_call(tuned, env,
     assert f"approval_status='{status}'" in out, out[-4000:]
     after = Counter(op for op, _ in emulator.requests if op.startswith("Create"))
     assert after["CreateModel"] == before["CreateModel"] and after["CreateTransformJob"] == before["CreateTransformJob"]
+
+
+def test_shadow_scoring_on_sagemaker_is_its_own_transform_job(tuned, env, emulator, tmp_path):
+    """With ``shadow.sagemaker_jobs`` a pending version is scored by its own transform job (no data capture);
+    the champion's job, predictions and capture are as before, and the comparison is written."""
+    import pandas as pd
+
+    if registry(env)["versions"]["2"]["approval_status"] != "PendingManualApproval":
+        pytest.skip("the tuned version 2 failed a gate (Rejected): nothing is pending to score in shadow")
+    path = Path(env["AIRSAGE__USECASES_DIR"]) / "credit_risk.yaml"
+    original = path.read_text()
+    doc = yaml.safe_load(original)
+    doc["shadow"]["sagemaker_jobs"] = True
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    before = len(emulator.calls("CreateTransformJob"))
+    try:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        proc = run([airflow, "dags", "test", "credit_risk__batch_transform", "-c", json.dumps({"partition": PARTITION})],
+                   env)
+        emulator.wait_idle()
+    finally:
+        path.write_text(original)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "state=failed" not in out.lower(), out[-6000:]
+    calls = emulator.calls("CreateTransformJob")[before:]
+    assert len(calls) == 2, [c["TransformJobName"] for c in calls]
+    champion, challenger = sorted(calls, key=lambda c: "shadow" in c["TransformJobName"])
+    assert "DataCaptureConfig" in champion and "DataCaptureConfig" not in challenger
+    root = f"s3://{BUCKET}/data/credit_risk"
+    assert challenger["TransformOutput"]["S3OutputPath"].startswith(f"{root}/shadow/v2/jobs/")
+    s3 = emulator.s3()
+    local = tmp_path / "compare.json"
+    s3.download_file(BUCKET, f"data/credit_risk/shadow/v2/compare/dt={PARTITION}.json", str(local))
+    comparison = json.loads(local.read_text())
+    inputs = emulator.keys(f"{root}/scoring/dt={PARTITION}/", "*.parquet")
+    parts = []
+    for k in inputs:
+        p = tmp_path / k.replace("/", "_")
+        s3.download_file(BUCKET, k, str(p))
+        parts.append(pd.read_parquet(p))
+    assert comparison["rows"] == len(pd.concat(parts)) and comparison["challenger_version"] == "2"
+    # the champion's predictions stay the champion's
+    assert not emulator.keys(f"{root}/predictions/dt={PARTITION}/", "*shadow*")

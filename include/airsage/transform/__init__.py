@@ -9,7 +9,8 @@ Public API (imported lazily, so ``import airsage.transform`` stays cheap)::
                                  capture_uri="s3://b/capture", partition_date="2026-11-20")
 
 Modules: ``settings`` (TransformConfig), ``jsonpath`` (the filter subset), ``records`` (CSV/JSON
-Lines semantics), ``encoding`` (Arrow -> model matrix), ``capture`` (monitoring capture), ``engine``,
+Lines semantics), ``encoding`` (Arrow -> model matrix), ``capture`` (monitoring capture), ``engine``
+(with ``pipeline``, ``results``, ``rows``), ``shadow`` (challengers scored in the champion's shadow),
 ``sagemaker_capture`` (a SageMaker transform's data capture -> the same capture table and report).
 """
 from __future__ import annotations
@@ -28,6 +29,9 @@ _EXPORTS = {
     "capture_schema": "airsage.transform.capture",
     "capture_file_uri": "airsage.transform.capture",
     "score_parquet_file": "airsage.transform.engine",
+    "ShadowTarget": "airsage.transform.shadow",
+    "ShadowResult": "airsage.transform.results",
+    "shadow_from_outputs": "airsage.transform.shadow",
     "import_sagemaker_capture": "airsage.transform.sagemaker_capture",
     "report_from_outputs": "airsage.transform.sagemaker_capture",
 }

@@ -290,7 +290,6 @@ class _Job:
         assembler = rec.Assembler(cfg.assemble_with)
         size = local.stat().st_size
         for sink in self.sinks:
-            sink.lacking(self.feature_columns)
             sink.begin_file(rel, [pa.field(c, t) for c, t in text_facets(self, sink).items()])
         with open(local, "rb") as fh, open(tmp, "w", encoding="utf-8", newline="") as out:
             batch: list[rec.Record] = []

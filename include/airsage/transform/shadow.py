@@ -91,6 +91,10 @@ def text_shadow(job: Any, batch: list, digest: str, values: dict[str, list], ids
                 own_values, _ = parse_text_records(batch, job.config, sink.features, sink.categorical,
                                                    job.feature_columns, None, digest)
                 own = text_frame(own_values, sink.features, sink.categorical)
+            except KeyError as exc:  # a positional record (CSV row, JSON array) has no value of that name
+                sink.fail(f"the input lacks the challenger's feature {exc} (the record's values are "
+                          f"{job.feature_columns}: feature_columns)")
+                continue
             except Exception as exc:  # noqa: BLE001 - the challenger fails, the champion goes on
                 sink.fail(f"reading its features failed: {reason(exc)}")
                 continue

@@ -249,3 +249,27 @@ def test_shadow_from_outputs_names_missing_files_and_rows(bundle, challenger, tm
     with pytest.raises(DataValidationError) as err:
         shadow_from_outputs(str(tmp_path / "champ"), str(tmp_path / "chall"), str(tmp_path / "paired"))
     assert "100 of the champion's 700 row(s)" in str(err.value) and "part-0.parquet.out" in str(err.value)
+
+
+def test_csv_challenger_lacking_a_column_fails_alone(model, tmp_path):
+    (tmp_path / "a.csv").write_text("1,2,red\n2,4,red\n")
+    lacking = ModelBundle(algorithm="exact", feature_names=["x1", "x3", "color"], categorical={"color": ["blue", "red"]},
+                          threshold=0.5, estimator=model.estimator)
+    report = run_batch_transform(model, str(tmp_path / "a.csv"), str(tmp_path / "out"),
+                                 TransformConfig(content_type="text/csv"), model_name="credit", model_version="1",
+                                 run_key="run-1", shadow=[ShadowTarget(lacking, "2", str(tmp_path / "shadow"))])
+    assert report.status == "Completed" and report.records_out == 2
+    assert report.shadow[0].status == "Failed" and "'x3'" in report.shadow[0].error
+    assert not (tmp_path / "shadow").exists()
+
+
+def test_a_file_failing_mid_stream_stops_its_shadow_file_too(bundle, challenger, tmp_path):
+    src = _input(tmp_path)
+    df = g.generate(700, seed=40, day="2026-11-20")
+    df.loc[600, "application_id"] = None  # the third row group fails once the first two are scored
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), src / "late.parquet", row_group_size=250)
+    report = _run(bundle, src, tmp_path / "champ", [ShadowTarget(challenger, "2", str(tmp_path / "shadow"))],
+                  fail_on_file_error=False)
+    assert [f.relative_path for f in report.failures] == ["late.parquet"] and report.failures[0].record == 600
+    assert report.shadow[0].status == "Completed" and report.shadow[0].records_out == 1400
+    assert _outs(tmp_path / "shadow") == _outs(tmp_path / "champ") == ["part-0.parquet.out", "sub/part-1.parquet.out"]
