@@ -138,6 +138,8 @@ print(json.dumps({{"written": True}}))
     assert [r.get_attribute("data-partition") for r in rows] == ["2026-11-18", "2026-11-19", "2026-11-20"]
     assert "male <b>|x" in dashboard.text("#shadow-groups")  # shown as text, not markup
     assert "+0.0138" in dashboard.text("#shadow-quality")
+    ui.driver.execute_script("document.getElementById('shadow').scrollIntoView()")
+    ui.screenshot("dashboard-shadow")
 
 
 # ---------------------------------------------------------------------- a partition

@@ -27,7 +27,6 @@ from airsage.errors import AirsageError, ConfigError, DataValidationError
 
 log = logging.getLogger("airsage.lifecycle.shadow")
 PENDING = "PendingManualApproval"
-SUMMARY_KIND = "airsage.shadow.summary"
 
 
 class ShadowGateError(AirsageError):
@@ -48,7 +47,8 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def facet_columns(uc: UseCase) -> list[str]:
+def shadow_columns(uc: UseCase) -> list[str]:
+    """The columns carried into each challenger's scores for the per-group comparison: the facets."""
     return [f.name for f in uc.schema_.facets]
 
 
@@ -100,7 +100,7 @@ def transform_inputs(uc: UseCase, plan: TransformArgs, partition: dt.date) -> tu
                 "input": channel(m.version),
                 "model_tags": {"airsage.threshold": str(uc.training.decision_threshold), **dict(m.serving_tags)}}
                for m in plan.shadow]
-    return inputs, {"shadow": targets, "shadow_columns": facet_columns(uc)}
+    return inputs, {"shadow": targets, "shadow_columns": shadow_columns(uc)}
 
 
 def sagemaker_jobs(uc: UseCase, plan: TransformArgs) -> list[dict[str, Any]]:
@@ -138,7 +138,7 @@ def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any], job: JobResult
             out[m.version] = {"partition": str(partition), "status": "compared",
                               "rows": comparison.get("rows"), "agreement_rate": (comparison.get("agreement") or {}).get("rate"),
                               "flip_rate": (comparison.get("flips") or {}).get("rate"),
-                              "gate_passed": (summary.get("gate") or {}).get("passed")}
+                              "gate_passed": _gate_passed(summary)}
         except (AirsageError, OSError, ValueError) as exc:
             msg = getattr(exc, "message", None) or str(exc)
             log.error("shadow v%s on %s: not compared: %s", m.version, partition, msg)
@@ -163,7 +163,7 @@ def _from_sagemaker(uc: UseCase, args: TransformArgs, job, m: ServingModel, part
                                   fix="Set shadow.sagemaker_jobs: true (each challenger is its own SageMaker "
                                       "transform job) and clear the run's shadow tasks.")
     dest = layout.shadow_scores(uc, m.version, partition)
-    shadow_from_outputs(champion_out, challenger_out, dest, shadow_columns=facet_columns(uc))
+    shadow_from_outputs(champion_out, challenger_out, dest, shadow_columns=shadow_columns(uc))
     return dest
 
 
@@ -205,14 +205,9 @@ def read_scores(scores_uri: str):
 
 
 def _safe(obj: Any) -> Any:
-    """``obj`` with every number JSON can spell (``jsonsafe.encode`` at each leaf)."""
-    from airsage import jsonsafe
+    from airsage.shadow.compare import to_json
 
-    if isinstance(obj, Mapping):
-        return {str(k): _safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_safe(v) for v in obj]
-    return jsonsafe.encode(obj)
+    return to_json(obj)
 
 
 # ---------------------------------------------------------------------- cumulative evidence
@@ -259,7 +254,7 @@ def refresh(uc: UseCase, version: str, *, stopped: Mapping[str, Any] | None = No
     far, with the gate verdict; written atomically to ``layout.shadow_summary``. Safe to rerun."""
     import pandas as pd
 
-    from airsage.shadow.compare import combine, paired_quality
+    from airsage.shadow.compare import SUMMARY_KIND, combine, paired_quality
     from airsage.shadow.gate import evaluate_gate
 
     def quality_of(rows):
@@ -292,8 +287,10 @@ def refresh(uc: UseCase, version: str, *, stopped: Mapping[str, Any] | None = No
 
 
 def read_summary(uc: UseCase, version: str) -> dict[str, Any] | None:
-    uri = layout.shadow_summary(uc, version)
-    return storage.read_json(uri) if storage.exists(uri) else None
+    """The version's summary as last written (None when it was never scored in shadow)."""
+    from airsage.cards.shadow import load_shadow
+
+    return load_shadow(uc, version)
 
 
 def shadow_versions(uc: UseCase) -> list[str]:
@@ -318,7 +315,13 @@ def headline(s: Mapping[str, Any]) -> dict[str, Any]:
     return {"status": s.get("status"), "partitions": s.get("partitions"),
             "agreement_rate": (s.get("agreement") or {}).get("rate"), "flip_rate": (s.get("flips") or {}).get("rate"),
             "quality": (s.get("quality") or {}).get("status"), "auc_delta": (s.get("quality") or {}).get("auc_delta"),
-            "gate_passed": (s.get("gate") or {}).get("passed")}
+            "gate_passed": _gate_passed(s)}
+
+
+def _gate_passed(s: Mapping[str, Any]) -> bool | None:
+    """The gate's verdict when ``shadow.gate`` is enabled (None when it is off: it decides nothing)."""
+    gate = s.get("gate") or {}
+    return gate.get("passed") if gate.get("enabled") else None
 
 
 def headlines(uc: UseCase) -> dict[str, Any]:
