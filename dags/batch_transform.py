@@ -194,9 +194,9 @@ def _shadow_tasks(uc, plan, job, published) -> None:
             job_args=plan_shadow_jobs(plan))
         published >> shadow_jobs  # the champion's predictions first: shadow never delays them
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed")  # runs after shadow_score, also when it had nothing to do (skipped)
     @fail_fast
-    def compare_shadow(job: dict, plan: dict, shadow_jobs=None) -> dict:
+    def compare_shadow(job: dict, plan: dict) -> dict:
         """Compare each challenger with the champion on this partition; refresh its cumulative evidence."""
         from airsage.errors import DataValidationError
         from airsage.lifecycle.shadow import compare
@@ -204,7 +204,7 @@ def _shadow_tasks(uc, plan, job, published) -> None:
         if not plan.get("shadow"):
             print("No pending version in shadow tonight.")
             return {}
-        result = compare(uc, plan, job, list(shadow_jobs or []))
+        result = compare(uc, plan, job)  # a SageMaker challenger's job output is at a known place
         for version, headline in result.items():
             print(f"v{version}: {headline}")
         failed = {v: h["error"] for v, h in result.items() if h.get("status") == "failed"}
@@ -215,8 +215,10 @@ def _shadow_tasks(uc, plan, job, published) -> None:
                                           "challenger was not scored), fix it and clear this task.")
         return result
 
-    compared = compare_shadow(job.output, plan, shadow_jobs.output if shadow_jobs is not None else None)
+    compared = compare_shadow(job.output, plan)
     published >> compared
+    if shadow_jobs is not None:
+        shadow_jobs >> compared
 
 
 for _uc in usecases_or_none():

@@ -88,3 +88,31 @@ def test_late_data_alerts_through_the_notifiers_only_on_timeout(module, uc, capl
     notified = [r for r in caplog.records if r.name != "airsage.transform.late_data" and subject in r.getMessage()]
     assert notified, caplog.text  # the LogNotifier's record, besides our own log line
     assert "waited 30 minutes for the marker '_SUCCESS'" in caplog.text
+
+
+def _shadow(uc, *, backend: str, sagemaker_jobs: bool, enabled: bool = True):
+    compute = uc.compute.model_copy(update={"transform": uc.compute.transform.model_copy(update={"backend": backend})})
+    shadow = uc.shadow.model_copy(update={"enabled": enabled, "sagemaker_jobs": sagemaker_jobs})
+    return uc.model_copy(update={"compute": compute, "shadow": shadow})
+
+
+def test_shadow_comparison_runs_after_the_predictions_are_published(module, uc):
+    """Shadow scoring (issue 18): the comparison waits for the champion's publish (monitoring and review are
+    never delayed by it) and is not there at all when shadow scoring is off."""
+    dag = module.build(_shadow(uc, backend="local", sagemaker_jobs=False))
+    compare = dag.get_task("compare_shadow")
+    assert "publish_predictions" in compare.upstream_task_ids
+    assert str(compare.trigger_rule) in ("none_failed", "TriggerRule.NONE_FAILED")
+    assert "shadow_score" not in dag.task_ids
+    off = module.build(_shadow(uc, backend="local", sagemaker_jobs=False, enabled=False))
+    assert "compare_shadow" not in off.task_ids
+
+
+def test_on_sagemaker_each_challenger_is_a_mapped_transform_job(module, uc):
+    dag = module.build(_shadow(uc, backend="sagemaker", sagemaker_jobs=True))
+    jobs = dag.get_task("shadow_score")
+    assert jobs.upstream_task_ids >= {"plan_shadow_jobs", "publish_predictions"}
+    # the comparison needs no XCom of the mapped jobs (their outputs are at known places): with nothing
+    # pending the mapped task is skipped and the comparison still runs
+    assert dag.get_task("compare_shadow").upstream_task_ids >= {"shadow_score", "publish_predictions"}
+    assert "shadow_score" not in module.build(_shadow(uc, backend="sagemaker", sagemaker_jobs=False)).task_ids

@@ -103,23 +103,27 @@ def transform_inputs(uc: UseCase, plan: TransformArgs, partition: dt.date) -> tu
     return inputs, {"shadow": targets, "shadow_columns": shadow_columns(uc)}
 
 
+def sagemaker_output(uc: UseCase, version: str, partition: str | dt.date) -> str:
+    """Where a challenger's own SageMaker transform job writes its ``.out`` files for a partition."""
+    from airsage.identifiers import partition as _partition
+
+    return storage.join(layout.shadow_version(uc, version), "jobs", f"dt={_partition(partition):%Y-%m-%d}")
+
+
 def sagemaker_jobs(uc: UseCase, plan: TransformArgs) -> list[dict[str, Any]]:
     """On SageMaker with ``shadow.sagemaker_jobs``: one ordinary transform job per challenger (its own
     output prefix below the challenger's shadow folder, no data capture); else none."""
     if not plan.shadow or not on_sagemaker(uc) or not uc.shadow.sagemaker_jobs:
         return []
-    from airsage.identifiers import partition as _partition
-
-    day = _partition(plan.partition)
     return [TransformArgs(model=m, partition=plan.partition, input_uri=plan.input_uri,
-                          output_uri=storage.join(layout.shadow_version(uc, m.version), "jobs", f"dt={day:%Y-%m-%d}"),
+                          output_uri=sagemaker_output(uc, m.version, plan.partition),
                           overrides={"shadow_job": True}).to_dict()
             for m in plan.shadow]
 
 
 # ---------------------------------------------------------------------- comparison
-def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any], job: JobResult | Mapping[str, Any] | None = None,
-            shadow_jobs: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any],
+            job: JobResult | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """After the champion's transform: compare every challenger of ``plan`` on the partition, refresh its
     summary. Returns ``{version: headline}``; a challenger whose scores are missing is reported, it never
     fails the nightly run (the champion's predictions are already published)."""
@@ -132,7 +136,7 @@ def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any], job: JobResult
         try:
             scores = layout.shadow_scores(uc, m.version, partition)
             if on_sagemaker(uc):
-                scores = _from_sagemaker(uc, args, job, m, partition, shadow_jobs or ())
+                scores = _from_sagemaker(uc, args, job, m, partition)
             comparison = compare_partition(uc, m, partition, scores, champion_version=args.model.version)
             summary = refresh(uc, m.version)
             out[m.version] = {"partition": str(partition), "status": "compared",
@@ -146,22 +150,16 @@ def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any], job: JobResult
     return out
 
 
-def _from_sagemaker(uc: UseCase, args: TransformArgs, job, m: ServingModel, partition: dt.date,
-                    shadow_jobs: Sequence[Mapping[str, Any]]) -> str:
+def _from_sagemaker(uc: UseCase, args: TransformArgs, job, m: ServingModel, partition: dt.date) -> str:
     """Build the challenger's shadow scores from its own SageMaker job's ``.out`` and the champion's."""
     from airsage.transform.shadow import shadow_from_outputs
 
     champion_out = _output_of(job) or args.output_uri or layout.predictions(uc, partition)
-    wanted = storage.join(layout.shadow_version(uc, m.version), "jobs")
-    challenger_out = None
-    for j in shadow_jobs:
-        o = _output_of(j)
-        if o and storage.normalize(o).startswith(storage.normalize(wanted)):
-            challenger_out = o
-    if not challenger_out:
-        raise DataValidationError(wanted, [f"no shadow transform job output for v{m.version}"],
-                                  fix="Set shadow.sagemaker_jobs: true (each challenger is its own SageMaker "
-                                      "transform job) and clear the run's shadow tasks.")
+    challenger_out = sagemaker_output(uc, m.version, partition)
+    if not storage.list_files(challenger_out, suffixes=(".out",)):
+        raise DataValidationError(challenger_out, [f"no output of v{m.version}'s shadow transform job"],
+                                  fix="See the shadow_score task of this run (one SageMaker transform job per "
+                                      "challenger, with shadow.sagemaker_jobs: true), then clear compare_shadow.")
     dest = layout.shadow_scores(uc, m.version, partition)
     shadow_from_outputs(champion_out, challenger_out, dest, shadow_columns=shadow_columns(uc))
     return dest
