@@ -125,18 +125,27 @@ def sagemaker_jobs(uc: UseCase, plan: TransformArgs) -> list[dict[str, Any]]:
 def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any],
             job: JobResult | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """After the champion's transform: compare every challenger of ``plan`` on the partition, refresh its
-    summary. Returns ``{version: headline}``; a challenger whose scores are missing is reported, it never
-    fails the nightly run (the champion's predictions are already published)."""
+    summary. Returns ``{version: headline}``; every challenger is tried, one that was not scored (the job
+    report says why) or cannot be compared has ``status: failed`` and an ``error`` (the champion's
+    predictions are published before this runs)."""
     args = plan if isinstance(plan, TransformArgs) else TransformArgs.from_dict(plan)
     from airsage.lifecycle.common import partition_for
+    from airsage.lifecycle.transform import read_transform_report
 
     partition = partition_for(args.partition)
+    report = read_transform_report(job) if job else {}
+    scored = {str(r.get("model_version")): r for r in (report.get("shadow") or [])}
     out: dict[str, Any] = {}
     for m in args.shadow:
         try:
             scores = layout.shadow_scores(uc, m.version, partition)
             if on_sagemaker(uc):
                 scores = _from_sagemaker(uc, args, job, m, partition)
+            elif report and scored.get(m.version, {}).get("status") != "Completed":
+                # this run did not score it: an older run's scores of the partition must not pass for tonight's
+                why = scored.get(m.version, {}).get("error") or "not in the transform job's report"
+                raise DataValidationError(scores, [f"v{m.version} was not scored in shadow: {why}"],
+                                          fix="Fix what the error names and clear the run's score_partition task.")
             comparison = compare_partition(uc, m, partition, scores, champion_version=args.model.version)
             summary = refresh(uc, m.version)
             out[m.version] = {"partition": str(partition), "status": "compared",

@@ -212,3 +212,21 @@ def test_outcomes_that_arrive_later_give_the_paired_quality_comparison(fresh_uc,
     assert summary["history"][0]["labelled_rows"] == 300 and summary["history"][0]["auc_delta"] is not None
     labelled = pd.read_parquet(layout.shadow_labelled(uc, "2", "2026-11-21"))
     assert len(labelled) == 300 and set(labelled["ground_truth"]) <= {0, 1}
+
+
+def test_a_challenger_the_job_did_not_score_is_not_compared_on_older_scores(fresh_uc, tmp_path):
+    """The job report says v2 failed tonight: its older scores of the partition must not pass for tonight's."""
+    uc = fresh_uc(enabled=True)
+    _write_scores(uc, "2", "2026-11-21")  # an earlier run's complete scores
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"shadow": [{"model_version": "2", "status": "Failed", "error": "lacks income"},
+                                             {"model_version": "3", "status": "Completed"}]}))
+    _write_scores(uc, "3", "2026-11-21", seed=4)
+    challengers = tuple(ServingModel(uri=f"models:/credit_risk/{v}", name="credit_risk", version=v, status=PENDING,
+                                     model_artifact_uri="/m") for v in ("2", "3"))
+    plan = TransformArgs(model=CHAMPION, partition="2026-11-21", shadow=challengers)
+    out = shadow.compare(uc, plan, {"job_name": "j", "kind": "transform", "state": "Completed",
+                                    "outputs": {"report": str(report)}})
+    assert out["2"]["status"] == "failed" and "lacks income" in out["2"]["error"]
+    assert out["3"]["status"] == "compared" and out["3"]["rows"] == 400
+    assert shadow.partitions_of(uc, "2") == [] and shadow.partitions_of(uc, "3") == ["2026-11-21"]
