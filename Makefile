@@ -50,7 +50,7 @@ demo-shadow: $(STAMP)
 
 ## make test: every test (unit, DAG integrity, architecture, end-to-end through Airflow)
 test: $(STAMP) $(TEST_STAMP) $(BROWSER_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 ## make test-fast: everything but the slow end-to-end runs
 test-fast: $(STAMP) $(TEST_STAMP)

@@ -73,3 +73,20 @@ def aws(moto_server, monkeypatch, tmp_path):
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 0:
         shutil.rmtree(TEST_HOME, ignore_errors=True)
+
+
+# The longest files first. pytest-xdist (`--dist loadfile`) hands whole files to the workers in collection
+# order; started last, a 10-minute end-to-end file would run alone at the end while the other worker idles.
+# Started first, the many short files fill the other worker around them. (Order within a file is kept.)
+LONG_FIRST = ("tests/e2e/test_lifecycle.py", "tests/browser/", "tests/e2e/test_sagemaker_lifecycle.py",
+              "tests/e2e/test_byom_lifecycle.py", "tests/e2e/test_hitl_api.py", "tests/e2e/test_monitor_dag.py",
+              "tests/e2e/", "tests/badinput/", "tests/topology/", "tests/packaging/")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        node = item.nodeid.replace("\\", "/")
+        node = node if node.startswith("tests/") else f"tests/{node}"
+        return next((i for i, prefix in enumerate(LONG_FIRST) if node.startswith(prefix)), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the files' own order and each file's test order are kept

@@ -1,17 +1,18 @@
 """Fixtures of the browser tests: Airflow as ``make up`` runs it, a pending model version, headless Chromium.
 
-* ``airflow`` (session): the example use case prepared in a temporary Airsage home on the embedded SQLite
-  state (example data, one imported dataset version, one model trained and registered as
+* ``airflow`` (module scope, like every fixture here: stopped when the browser module ends, so its services
+  and the browser do not load the machine while the same pytest-xdist worker runs other files): the example
+  use case prepared in a temporary Airsage home on the embedded SQLite state (example data, one imported dataset version, one model trained and registered as
   ``PendingManualApproval`` -- directly through the lifecycle functions, which is much cheaper than a training
   run through Airflow), then api-server, scheduler, dag-processor and triggerer started through
   ``airsage.services`` (what ``make up`` uses), via the HITL e2e's harness (``tests/e2e/airflow_services.py``).
-* ``browser`` (session): Debian's ``chromium`` driven by ``chromedriver`` through selenium, headless, with a
+* ``browser`` (module): Debian's ``chromium`` driven by ``chromedriver`` through selenium, headless, with a
   fresh profile. The tests skip, naming the reason, only when the browser or selenium is not installed
   (``make test`` installs both: see the Makefile's ``$(VENV)/.browser`` step).
-* ``champion`` (session): the prepared version approved -- by the approval page test when it ran first in
+* ``champion`` (module): the prepared version approved -- by the approval page test when it ran first in
   this session (it does, in file order), else here through the REST API as ``approver`` (a file run alone, or
   on its own pytest-xdist worker) -- and its approval run finished.
-* ``scored`` (session): the champion has scored the partition, the monitor has judged it and the dashboard
+* ``scored`` (module): the champion has scored the partition, the monitor has judged it and the dashboard
   summaries are written (``browser_harness.SCORE``, ~15 s).
 * ``ui`` (function): the page helpers (``ui.AirflowUI``) on that browser; a test signs in as the user it needs
   (``login`` is a no-op when that user is signed in already, which keeps the package fast).
@@ -61,7 +62,7 @@ def browser_binaries() -> tuple[str, str]:
     return chromium, driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow(browser_binaries, tmp_path_factory, request):
     """Airflow's four components on a fresh home with a pending model version; stopped at the end."""
     from airsage.demo import init_airflow
@@ -86,7 +87,7 @@ def airflow(browser_binaries, tmp_path_factory, request):
             print(af.component_logs(tail=60))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def champion(airflow) -> str:
     """The prepared version, approved through ``<uc>__approve_model``'s request (see the module docstring)."""
     run_id, version = airflow.approval_run_id, airflow.prepared["version"]
@@ -106,7 +107,7 @@ def champion(airflow) -> str:
     return version
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def scored(airflow, champion) -> dict:
     """The partition scored by the champion and monitored; the dashboard's summaries written."""
     t0 = time.monotonic()
@@ -116,7 +117,7 @@ def scored(airflow, champion) -> dict:
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def driver(browser_binaries):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

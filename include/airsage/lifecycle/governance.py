@@ -92,12 +92,12 @@ def approval_summary(uc: UseCase, version: str) -> str:
 
     import os
 
-    # the evidence opens in the model dashboard (same origin as the Airflow UI, behind the same login)
     if uc.shadow.enabled:  # outcomes may have arrived since the last night: the evidence shown is current
         from airsage.lifecycle import shadow
 
         if shadow.partitions_of(uc, str(version)) and (shadow.read_summary(uc, str(version)) or {}).get("status") != "stopped":
             shadow.refresh(uc, str(version))
+    # the evidence opens in the model dashboard (same origin as the Airflow UI, behind the same login)
     base = (os.environ.get("AIRSAGE__DASHBOARD_URL") or "/airsage").rstrip("/")
     page = f"{base}/usecases/{uc.name}/versions/{version}"
     return approval_summary_markdown(uc, str(version), ModelRegistry.from_settings(),

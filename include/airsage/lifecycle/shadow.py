@@ -6,7 +6,7 @@ batch transform, compared on the same rows, and shown to the approver.
   ``stop`` records why in its summary. Shadow versions are resolved without the serving guard on purpose:
   their scores go under ``layout.shadow_scores`` only, never into the predictions Asset or the capture.
 * Locally the champion's transform job scores them too (input read and encoded once:
-  ``transform_inputs``); on SageMaker each is its own transform job (``shadow.sagemaker_jobs``), whose
+  ``lifecycle.transform.shadow_inputs``); on SageMaker each is its own transform job (``shadow.sagemaker_jobs``), whose
   ``.out`` files ``compare`` joins with the champion's.
 * ``compare``: per partition a ``PartitionComparison`` (agreement, flips overall and per facet group, score
   shift, Clarify DPPL / DI of both), then the cumulative ``ShadowSummary`` with the paired quality test on
@@ -23,7 +23,7 @@ from typing import Any
 from airsage import layout, storage
 from airsage.config import UseCase
 from airsage.contracts import JobResult, ServingModel, TransformArgs
-from airsage.errors import AirsageError, ConfigError, DataValidationError
+from airsage.errors import AirsageError, DataValidationError
 
 log = logging.getLogger("airsage.lifecycle.shadow")
 PENDING = "PendingManualApproval"
@@ -45,11 +45,6 @@ class ShadowGateError(AirsageError):
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def shadow_columns(uc: UseCase) -> list[str]:
-    """The columns carried into each challenger's scores for the per-group comparison: the facets."""
-    return [f.name for f in uc.schema_.facets]
 
 
 # ---------------------------------------------------------------------- which versions
@@ -82,25 +77,6 @@ def candidates(uc: UseCase, champion_version: str | None) -> tuple[ServingModel,
 
 def on_sagemaker(uc: UseCase) -> bool:
     return uc.compute.transform.backend == "sagemaker"
-
-
-# ---------------------------------------------------------------------- the local job's extra inputs
-def channel(version: str) -> str:
-    """The transform job's input channel of a challenger's model artifact."""
-    return f"shadow_{layout.version_key(version)}"
-
-
-def transform_inputs(uc: UseCase, plan: TransformArgs, partition: dt.date) -> tuple[dict[str, str], dict[str, Any]]:
-    """For the local transform job: the challengers' model inputs and the job parameters that make the
-    engine score them on the champion's rows (``{}, {}`` on SageMaker or without challengers)."""
-    if not plan.shadow or on_sagemaker(uc):
-        return {}, {}
-    inputs = {channel(m.version): m.model_artifact_uri for m in plan.shadow}
-    targets = [{"model_version": m.version, "output_uri": layout.shadow_scores(uc, m.version, partition),
-                "input": channel(m.version),
-                "model_tags": {"airsage.threshold": str(uc.training.decision_threshold), **dict(m.serving_tags)}}
-               for m in plan.shadow]
-    return inputs, {"shadow": targets, "shadow_columns": shadow_columns(uc)}
 
 
 def sagemaker_output(uc: UseCase, version: str, partition: str | dt.date) -> str:
@@ -161,6 +137,7 @@ def compare(uc: UseCase, plan: TransformArgs | Mapping[str, Any],
 
 def _from_sagemaker(uc: UseCase, args: TransformArgs, job, m: ServingModel, partition: dt.date) -> str:
     """Build the challenger's shadow scores from its own SageMaker job's ``.out`` and the champion's."""
+    from airsage.lifecycle.transform import shadow_columns
     from airsage.transform.shadow import shadow_from_outputs
 
     champion_out = _output_of(job) or args.output_uri or layout.predictions(uc, partition)
@@ -376,8 +353,3 @@ def check_gate(uc: UseCase, version: str) -> dict[str, Any] | None:
         raise ShadowGateError(uc.registered_model_name, str(version), verdict.get("reasons") or ["not passed"])
     return verdict
 
-
-def ensure_enabled(uc: UseCase) -> None:
-    if not uc.shadow.enabled:
-        raise ConfigError(f"shadow scoring is off for use case {uc.name}", key="shadow.enabled",
-                          fix="Set shadow.enabled: true in the use case.")

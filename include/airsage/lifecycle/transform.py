@@ -50,12 +50,8 @@ def transform_spec(uc: UseCase, model: ServingModel | Mapping[str, Any], partiti
     extra_inputs: dict[str, str] = {}
     if shadow_job:  # a challenger scored in shadow: its own output, never the champion's capture
         params["capture_uri"] = None
-    elif shadow:
-        from airsage.contracts import TransformArgs
-        from airsage.lifecycle.shadow import transform_inputs
-
-        extra_inputs, shadow_params = transform_inputs(
-            uc, TransformArgs(model=m, partition=str(partition), shadow=tuple(shadow)), partition)
+    elif shadow and uc.compute.transform.backend != "sagemaker":  # SageMaker: each its own job (lifecycle.shadow)
+        extra_inputs, shadow_params = shadow_inputs(uc, shadow, partition)
         params.update(shadow_params)
     kind = "shadow" if shadow_job else "transform"
     return JobSpec(kind="transform", name=job_name(uc.name, kind, f"{partition}-v{m.version}" if shadow_job
@@ -65,6 +61,23 @@ def transform_spec(uc: UseCase, model: ServingModel | Mapping[str, Any], partiti
                            **extra_inputs},
                    output_uri=output_uri or layout.predictions(uc, partition), parameters=params,
                    resources=resources(uc, "transform"), tags={"usecase": uc.name, "partition": str(partition)})
+
+
+def shadow_columns(uc: UseCase) -> list[str]:
+    """The columns carried into each challenger's scores for the per-group comparison: the facets."""
+    return [f.name for f in uc.schema_.facets]
+
+
+def shadow_inputs(uc: UseCase, shadow: Sequence[ServingModel], partition: dt.date) -> tuple[dict[str, str], dict[str, Any]]:
+    """The local transform job's extra inputs (each challenger's model artifact, channel ``shadow_<version>``)
+    and the parameters that make the engine score them on the champion's rows (README: Shadow scoring)."""
+    channel = {m.version: f"shadow_{layout.version_key(m.version)}" for m in shadow}
+    inputs = {channel[m.version]: m.model_artifact_uri for m in shadow}
+    targets = [{"model_version": m.version, "output_uri": layout.shadow_scores(uc, m.version, partition),
+                "input": channel[m.version],
+                "model_tags": {"airsage.threshold": str(uc.training.decision_threshold), **dict(m.serving_tags)}}
+               for m in shadow]
+    return inputs, {"shadow": targets, "shadow_columns": shadow_columns(uc)}
 
 
 def partition_ready(input_uri: str, marker: str | None = None) -> tuple[bool, str]:
