@@ -50,11 +50,11 @@ demo-shadow: $(STAMP)
 
 ## make test: every test (unit, DAG integrity, architecture, end-to-end through Airflow)
 test: $(STAMP) $(TEST_STAMP) $(BROWSER_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 ## make test-fast: everything but the slow end-to-end runs
 test-fast: $(STAMP) $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not e2e" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## make up: Airflow 3 (api-server, scheduler, dag-processor, triggerer) on :8080 and the MLflow UI on :5000
 up: $(STAMP)

@@ -75,8 +75,9 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 
-# The longest files first. pytest-xdist (`--dist loadfile`) hands whole files to the workers in collection
-# order; started last, a 10-minute end-to-end file would run alone at the end while the other worker idles.
+# The longest files first. pytest-xdist (`--dist loadfile --no-loadscope-reorder`, see the Makefile) hands whole
+# files to the workers in collection order; by default it would order them by their number of tests, which
+# put the 13-minute lifecycle file (4 tests) last, to run alone while the other worker idled (37-minute CI).
 # Started first, the many short files fill the other worker around them. (Order within a file is kept.)
 LONG_FIRST = ("tests/e2e/test_lifecycle.py", "tests/browser/", "tests/e2e/test_sagemaker_lifecycle.py",
               "tests/e2e/test_byom_lifecycle.py", "tests/e2e/test_hitl_api.py", "tests/e2e/test_monitor_dag.py",
